@@ -1,0 +1,12 @@
+# Turns every common/lua/NAME.lua into `const char sf_lua_NAME[]` in OUT.
+file(GLOB files ${DIR}/*.lua)
+list(SORT files)
+set(out "/* Generated from common/lua/*.lua by embed_lua.cmake. Do not edit. */\n")
+foreach(f ${files})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} body HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${body}")
+  string(APPEND out "const char sf_lua_${name}[] = {${body}0x00};\n")
+endforeach()
+file(WRITE ${OUT}.tmp "${out}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

@@ -1,0 +1,32 @@
+#include "keys.h"
+
+#include <stdio.h>
+
+void sf_keys_queue(const char *prefix, sf_queue_id q, sf_queue_keys *out) {
+    const char *base = q == SF_QUEUE_MSG ? "{msg}" : "{dlq}:cb";
+    snprintf(out->stream, sizeof(out->stream), "%s:%s:stream", prefix, base);
+    snprintf(out->delayed, sizeof(out->delayed), "%s:%s:delayed", prefix, base);
+    snprintf(out->payload, sizeof(out->payload), "%s:%s:payload", prefix, base);
+}
+
+void sf_keys_dedup(const char *prefix, const char *dedup_id, char *out,
+                   size_t out_size) {
+    snprintf(out, out_size, "%s:{msg}:dedup:%s", prefix, dedup_id);
+}
+
+void sf_keys_dlq_entry(const char *prefix, const char *dlq_id, char *out,
+                       size_t out_size) {
+    snprintf(out, out_size, "%s:{dlq}:entry:%s", prefix, dlq_id);
+}
+
+void sf_keys_dlq_events(const char *prefix, char *out, size_t out_size) {
+    snprintf(out, out_size, "%s:{dlq}:events", prefix);
+}
+
+void sf_keys_dlq_index_prefix(const char *prefix, char *out, size_t out_size) {
+    snprintf(out, out_size, "%s:{dlq}:idx:", prefix);
+}
+
+void sf_keys_dlq_entry_prefix(const char *prefix, char *out, size_t out_size) {
+    snprintf(out, out_size, "%s:{dlq}:entry:", prefix);
+}

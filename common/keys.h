@@ -1,0 +1,66 @@
+/* keys.h - every Redis key name, in one place.
+ *
+ * Layout (P = STEPFLOW_PREFIX, default "stepflow").  All keys of one queue
+ * share a hash tag so a Redis Cluster keeps them in one slot and the Lua
+ * scripts that touch several of them stay legal:
+ *
+ *   P:{msg}:stream          stream of ready messages; group "workers".
+ *                           entry fields: v=1 id=<msgId> m=<msgpack envelope>
+ *   P:{msg}:delayed         zset msgId -> due time (ms): delay, not-before,
+ *                           retry backoff.  Moved to the stream by
+ *                           queue_move_due.lua (atomic: one mover per id).
+ *   P:{msg}:payload         hash msgId -> envelope of each delayed message
+ *   P:{msg}:dedup:<id>      string msgId, EX dedup ttl (Upstash-Deduplication-Id)
+ *
+ *   P:{dlq}:cb:stream       failure-callback jobs (same shape as P:{msg}:stream
+ *   P:{dlq}:cb:delayed      plus field dlq=<dlqId>); they live under the {dlq}
+ *   P:{dlq}:cb:payload      tag so a DLQ entry and its callback job change in
+ *                           one atomic script.
+ *   P:{dlq}:entry:<dlqId>   hash, one DLQ entry (fields in dlq.h)
+ *   P:{dlq}:events          stream of DLQ changes (dlqId, event); the
+ *                           coordinators' group "indexer" keeps the indexes:
+ *   P:{dlq}:idx:all         zset dlqId -> time it entered the DLQ (ms)
+ *   P:{dlq}:idx:state:<S>   same, per failure-callback state (S = CALLBACK_*
+ *                           or NONE for entries without a callback)
+ *   P:{dlq}:idx:url:<url>   P:{dlq}:idx:label:<label>
+ *   P:{dlq}:idx:wfurl:<u>   P:{dlq}:idx:wfrun:<runId>
+ *
+ * Names are built into caller-provided buffers; nothing here allocates. */
+#ifndef SF_KEYS_H
+#define SF_KEYS_H
+
+#include <stddef.h>
+
+#define SF_KEY_MAX 1024
+#define SF_GROUP_WORKERS "workers"
+#define SF_GROUP_INDEXER "indexer"
+#define SF_STREAM_SCHEMA "1" /* value of field v in stream entries */
+
+/* The keys of one queue (the message queue or the callback queue). */
+typedef struct sf_queue_keys {
+    char stream[SF_KEY_MAX];
+    char delayed[SF_KEY_MAX];
+    char payload[SF_KEY_MAX];
+} sf_queue_keys;
+
+typedef enum sf_queue_id {
+    SF_QUEUE_MSG = 0,
+    SF_QUEUE_CALLBACK = 1,
+} sf_queue_id;
+
+void sf_keys_queue(const char *prefix, sf_queue_id q, sf_queue_keys *out);
+
+/* "P:{msg}:dedup:<dedup_id>" */
+void sf_keys_dedup(const char *prefix, const char *dedup_id, char *out,
+                   size_t out_size);
+/* "P:{dlq}:entry:<dlq_id>" */
+void sf_keys_dlq_entry(const char *prefix, const char *dlq_id, char *out,
+                       size_t out_size);
+/* "P:{dlq}:events" */
+void sf_keys_dlq_events(const char *prefix, char *out, size_t out_size);
+/* "P:{dlq}:idx:" — index keys append "all", "state:<S>", "url:<u>", ... */
+void sf_keys_dlq_index_prefix(const char *prefix, char *out, size_t out_size);
+/* "P:{dlq}:entry:" — prefix of entry keys (Lua scripts append the id) */
+void sf_keys_dlq_entry_prefix(const char *prefix, char *out, size_t out_size);
+
+#endif

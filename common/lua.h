@@ -1,0 +1,22 @@
+/* lua.h - the Lua scripts, embedded from common/lua/NAME.lua at build time
+ * (common/embed_lua.cmake).  Each file's header comment gives its KEYS,
+ * ARGV and reply.  Callers load them with SCRIPT LOAD on every (re)connect
+ * and call EVALSHA; the SHA1 of each is computed by sf_lua_sha1(). */
+#ifndef SF_LUA_H
+#define SF_LUA_H
+
+extern const char sf_lua_queue_move_due[];
+extern const char sf_lua_queue_retry[];
+extern const char sf_lua_queue_handback[];
+extern const char sf_lua_dlq_add[];
+extern const char sf_lua_cb_result[];
+extern const char sf_lua_publish[];
+extern const char sf_lua_dlq_index[];
+extern const char sf_lua_dlq_delete[];
+extern const char sf_lua_cb_retry[];
+extern const char sf_lua_cb_cancel[];
+
+/* Writes the lowercase hex SHA1 of "script" (41 bytes with NUL) to "out". */
+void sf_lua_sha1(const char *script, char out[41]);
+
+#endif

@@ -1,0 +1,65 @@
+/* rconn.h - one asynchronous Redis connection that survives Redis restarts.
+ *
+ * Wraps a hiredis redisAsyncContext attached to the process's event_base
+ * with the libevent adapter.  It connects, AUTHs and SELECTs from the
+ * sf_redis_addr, SCRIPT LOADs every script of lua.h, and only then reports
+ * itself up.  When the connection drops it reports down, and reconnects
+ * with a capped exponential backoff (100 ms .. 5 s), forever, never
+ * aborting.  Commands sent while down are refused with SF_AGAIN; commands in
+ * flight when the link drops get their callback with reply == NULL, so
+ * callers keep whatever they have not seen acknowledged and resend it
+ * after the state callback says up again.
+ *
+ * sf_rconn_evalsha() transparently retries a NOSCRIPT reply with EVAL, so
+ * a SCRIPT FLUSH or a failover cannot break a caller.
+ *
+ * Runs on the event_base given to sf_rconn_new(); not thread-safe.
+ * Ownership: the caller owns the sf_rconn; replies passed to callbacks are
+ * hiredis-owned and freed after the callback returns: copy what you keep. */
+#ifndef SF_RCONN_H
+#define SF_RCONN_H
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <stddef.h>
+#include "config.h"
+#include "err.h"
+
+typedef struct sf_rconn sf_rconn;
+
+/* Called on every transition: "up" = 1 when ready, 0 when the link went
+ * down (not called for the initial down state). */
+typedef void sf_rconn_state_fn(sf_rconn *c, int up, void *arg);
+
+/* Creates the connection and starts connecting at once.  "name" is used in
+ * logs and as CLIENT SETNAME.  Never NULL except on allocation failure. */
+sf_rconn *sf_rconn_new(struct event_base *base, const sf_redis_addr *addr,
+                       const char *name, sf_rconn_state_fn *state_fn,
+                       void *arg);
+/* Disconnects (pending callbacks get reply == NULL) and frees. NULL is a
+ * no-op.  Must not be called from inside one of this connection's
+ * callbacks: defer it. */
+void sf_rconn_free(sf_rconn *c);
+
+int sf_rconn_is_up(const sf_rconn *c);
+
+/* Number of commands sent and not yet answered. */
+size_t sf_rconn_pending(const sf_rconn *c);
+
+/* Sends one command.  Returns SF_AGAIN (and does not call "fn") when the
+ * connection is not up.  "fn" may be NULL to ignore the reply. */
+sf_status sf_rconn_command(sf_rconn *c, redisCallbackFn *fn, void *privdata,
+                           int argc, const char **argv, const size_t *argvlen);
+
+/* printf-style convenience over redisAsyncCommand (same %s/%b rules). */
+sf_status sf_rconn_commandf(sf_rconn *c, redisCallbackFn *fn, void *privdata,
+                            const char *fmt, ...);
+
+/* EVALSHA of an embedded script ("script" is one of the sf_lua_* strings):
+ * argv holds the keys then the args (nkeys of them are keys).  A NOSCRIPT
+ * reply is retried once with EVAL before "fn" sees anything. */
+sf_status sf_rconn_evalsha(sf_rconn *c, const char *script, redisCallbackFn *fn,
+                           void *privdata, int nkeys, int argc,
+                           const char **argv, const size_t *argvlen);
+
+#endif
