@@ -1,7 +1,7 @@
 # Turns every common/lua/NAME.lua into `const char sf_lua_NAME[]` in OUT.
 file(GLOB files ${DIR}/*.lua)
 list(SORT files)
-set(out "/* Generated from common/lua/*.lua by embed_lua.cmake. Do not edit. */\n")
+set(out "/* Generated from the files in common/lua by embed_lua.cmake. Do not edit. */\n")
 foreach(f ${files})
   get_filename_component(name ${f} NAME_WE)
   file(READ ${f} body HEX)

@@ -1,0 +1,24 @@
+-- cb_result.lua - records the outcome of one failure-callback attempt on
+-- its DLQ entry, but only while that callback run is still the live one
+-- (state CALLBACK_INPROGRESS and the same generation): a cancelled or
+-- manually restarted callback makes older jobs stale.
+-- KEYS[1] P:{dlq}:entry:<dlqId>, KEYS[2] P:{dlq}:events
+-- ARGV[1] dlqId, ARGV[2] gen, ARGV[3] outcome: success|retry|fail,
+-- ARGV[4] response status, ARGV[5] response headers JSON, ARGV[6] body,
+-- ARGV[7] callbackRetried, ARGV[8] now_ms
+-- Reply: 1 when applied, 0 when stale (entry gone, state or gen changed).
+local cur = redis.call('HMGET', KEYS[1], 'callbackState', 'callbackGen')
+if not cur[1] or cur[1] ~= 'CALLBACK_INPROGRESS' or cur[2] ~= ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'callbackResponseStatus', ARGV[4],
+           'callbackResponseHeader', ARGV[5], 'callbackResponseBody', ARGV[6],
+           'callbackRetried', ARGV[7], 'callbackUpdatedAt', ARGV[8])
+local state = nil
+if ARGV[3] == 'success' then state = 'CALLBACK_SUCCESS'
+elseif ARGV[3] == 'fail' then state = 'CALLBACK_FAIL' end
+if state then
+  redis.call('HSET', KEYS[1], 'callbackState', state)
+  redis.call('XADD', KEYS[2], '*', 'dlqId', ARGV[1], 'event', 'callback')
+end
+return 1

@@ -1,0 +1,360 @@
+/* rconn.c - a reconnecting hiredis async connection (contract in rconn.h).
+ *
+ * Life cycle of one link:
+ *   DOWN --connect--> HANDSHAKE (AUTH, SELECT, CLIENT SETNAME, SCRIPT LOAD *)
+ *        --last handshake reply--> UP --link lost--> DOWN (+ backoff timer)
+ * Every command goes through a small heap "call" record so that pending
+ * commands can be counted and an EVALSHA answered with NOSCRIPT can be sent
+ * again as EVAL (the record then owns a copy of the arguments). */
+#include "rconn.h"
+
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "lua.h"
+
+#define SF_RCONN_BACKOFF_MIN_MS 100
+#define SF_RCONN_BACKOFF_MAX_MS 5000
+
+/* Every script a process may call; loaded on each (re)connect. */
+static const char *const sf_rconn_scripts[] = {
+    sf_lua_queue_move_due, sf_lua_queue_retry, sf_lua_queue_handback,
+    sf_lua_dlq_add,        sf_lua_cb_result,   sf_lua_publish,
+    sf_lua_dlq_index,      sf_lua_dlq_delete,  sf_lua_cb_retry,
+    sf_lua_cb_cancel,
+};
+#define SF_RCONN_NSCRIPTS (sizeof(sf_rconn_scripts) / sizeof(sf_rconn_scripts[0]))
+
+struct sf_rconn {
+    struct event_base *base;
+    sf_redis_addr addr;
+    char name[64];
+    sf_rconn_state_fn *state_fn;
+    void *arg;
+    redisAsyncContext *ac;    /* NULL while disconnected */
+    int up;                   /* handshake done */
+    int freeing;              /* sf_rconn_free in progress: no reconnect */
+    int handshake_left;       /* replies still expected before UP */
+    int handshake_failed;
+    size_t pending;           /* user commands awaiting a reply */
+    char shas[SF_RCONN_NSCRIPTS][41]; /* SHA1 of sf_rconn_scripts[i] */
+    int backoff_ms;
+    struct event *retry_timer;
+};
+
+/* One user command in flight.  "argv"/"argvlen" are owned copies, kept only
+ * for EVALSHA so a NOSCRIPT reply can be retried with EVAL. */
+typedef struct sf_rcall {
+    sf_rconn *conn;
+    redisCallbackFn *fn;
+    void *privdata;
+    const char *script; /* borrowed static string, or NULL */
+    int argc;
+    char **argv;
+    size_t *argvlen;
+} sf_rcall;
+
+static void rconn_connect(sf_rconn *c);
+
+static void rcall_free(sf_rcall *call) {
+    if (!call) return;
+    if (call->argv) {
+        for (int i = 0; i < call->argc; i++) free(call->argv[i]);
+        free(call->argv);
+    }
+    free(call->argvlen);
+    free(call);
+}
+
+static void rconn_schedule_retry(sf_rconn *c) {
+    if (c->freeing) return;
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    evtimer_add(c->retry_timer, &tv);
+    c->backoff_ms *= 2;
+    if (c->backoff_ms > SF_RCONN_BACKOFF_MAX_MS)
+        c->backoff_ms = SF_RCONN_BACKOFF_MAX_MS;
+}
+
+static void rconn_retry_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rconn_connect(arg);
+}
+
+static void rconn_set_down(sf_rconn *c) {
+    int was_up = c->up;
+    c->up = 0;
+    c->ac = NULL;
+    if (was_up) {
+        sf_warn("redis link down conn=%s", c->name);
+        if (c->state_fn) c->state_fn(c, 0, c->arg);
+    }
+}
+
+static void rconn_disconnect_cb(const redisAsyncContext *ac, int status) {
+    sf_rconn *c = ac->data;
+    if (!c) return;
+    if (status != REDIS_OK && !c->freeing)
+        sf_debug("redis disconnected conn=%s err=\"%s\"", c->name, ac->errstr);
+    rconn_set_down(c);
+    rconn_schedule_retry(c);
+}
+
+/* Handshake replies: AUTH, SELECT, SETNAME and each SCRIPT LOAD. */
+static void rconn_handshake_cb(redisAsyncContext *ac, void *r, void *priv) {
+    sf_rconn *c = ac->data;
+    redisReply *reply = r;
+    const char *step = priv;
+    if (!c || c->ac != ac) return;
+    if (!reply) return; /* link lost: the disconnect callback handles it */
+    if (reply->type == REDIS_REPLY_ERROR && strcmp(step, "setname") != 0) {
+        sf_error("redis handshake failed conn=%s step=%s err=\"%s\"", c->name,
+                 step, reply->str);
+        c->handshake_failed = 1;
+    }
+    if (--c->handshake_left > 0) return;
+    if (c->handshake_failed) {
+        c->handshake_failed = 0;
+        redisAsyncDisconnect(ac); /* retried with backoff */
+        return;
+    }
+    c->up = 1;
+    c->backoff_ms = SF_RCONN_BACKOFF_MIN_MS;
+    sf_info("redis link up conn=%s host=%s port=%d", c->name, c->addr.host,
+            c->addr.port);
+    if (c->state_fn) c->state_fn(c, 1, c->arg);
+}
+
+static void rconn_connect_cb(const redisAsyncContext *cac, int status) {
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    sf_rconn *c = ac->data;
+    if (!c) return;
+    if (status != REDIS_OK) {
+        sf_debug("redis connect failed conn=%s err=\"%s\"", c->name,
+                 ac->errstr);
+        c->ac = NULL; /* hiredis frees the context after this callback */
+        rconn_schedule_retry(c);
+        return;
+    }
+    redisEnableKeepAlive(&ac->c);
+    c->handshake_left = 0;
+    c->handshake_failed = 0;
+    /* AUTH [user] password */
+    if (c->addr.password[0]) {
+        c->handshake_left++;
+        if (c->addr.user[0])
+            redisAsyncCommand(ac, rconn_handshake_cb, "auth", "AUTH %s %s",
+                              c->addr.user, c->addr.password);
+        else
+            redisAsyncCommand(ac, rconn_handshake_cb, "auth", "AUTH %s",
+                              c->addr.password);
+    }
+    /* SELECT db */
+    if (c->addr.db != 0) {
+        c->handshake_left++;
+        redisAsyncCommand(ac, rconn_handshake_cb, "select", "SELECT %d",
+                          c->addr.db);
+    }
+    /* CLIENT SETNAME name (errors ignored: names with spaces, old servers) */
+    c->handshake_left++;
+    redisAsyncCommand(ac, rconn_handshake_cb, "setname", "CLIENT SETNAME %s",
+                      c->name);
+    /* SCRIPT LOAD script */
+    for (size_t i = 0; i < SF_RCONN_NSCRIPTS; i++) {
+        c->handshake_left++;
+        redisAsyncCommand(ac, rconn_handshake_cb, "script", "SCRIPT LOAD %s",
+                          sf_rconn_scripts[i]);
+    }
+}
+
+static void rconn_connect(sf_rconn *c) {
+    if (c->ac || c->freeing) return;
+    redisAsyncContext *ac = redisAsyncConnect(c->addr.host, c->addr.port);
+    if (!ac) {
+        rconn_schedule_retry(c);
+        return;
+    }
+    if (ac->err) {
+        sf_debug("redis connect failed conn=%s err=\"%s\"", c->name,
+                 ac->errstr);
+        redisAsyncFree(ac);
+        rconn_schedule_retry(c);
+        return;
+    }
+    ac->data = c;
+    c->ac = ac;
+    redisLibeventAttach(ac, c->base);
+    redisAsyncSetConnectCallback(ac, rconn_connect_cb);
+    redisAsyncSetDisconnectCallback(ac, rconn_disconnect_cb);
+}
+
+sf_rconn *sf_rconn_new(struct event_base *base, const sf_redis_addr *addr,
+                       const char *name, sf_rconn_state_fn *state_fn,
+                       void *arg) {
+    sf_rconn *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->base = base;
+    c->addr = *addr;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->state_fn = state_fn;
+    c->arg = arg;
+    c->backoff_ms = SF_RCONN_BACKOFF_MIN_MS;
+    for (size_t i = 0; i < SF_RCONN_NSCRIPTS; i++)
+        sf_lua_sha1(sf_rconn_scripts[i], c->shas[i]);
+    c->retry_timer = evtimer_new(base, rconn_retry_cb, c);
+    if (!c->retry_timer) {
+        free(c);
+        return NULL;
+    }
+    rconn_connect(c);
+    return c;
+}
+
+void sf_rconn_free(sf_rconn *c) {
+    if (!c) return;
+    c->freeing = 1;
+    c->state_fn = NULL;
+    if (c->ac) {
+        redisAsyncContext *ac = c->ac;
+        /* Pending callbacks run with reply == NULL from inside this call. */
+        redisAsyncFree(ac);
+        c->ac = NULL;
+    }
+    event_free(c->retry_timer);
+    free(c);
+}
+
+int sf_rconn_is_up(const sf_rconn *c) { return c && c->up && c->ac; }
+
+size_t sf_rconn_pending(const sf_rconn *c) { return c ? c->pending : 0; }
+
+/* Reply trampoline for user commands: counts, retries NOSCRIPT, forwards. */
+static void rconn_call_cb(redisAsyncContext *ac, void *r, void *priv) {
+    sf_rcall *call = priv;
+    sf_rconn *c = call->conn;
+    redisReply *reply = r;
+    if (reply && reply->type == REDIS_REPLY_ERROR && call->script &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->ac == ac) {
+        /* Same words with EVAL <body> in place of EVALSHA <sha>. */
+        const char **argv = malloc(sizeof(char *) * (size_t)call->argc);
+        size_t *lens = malloc(sizeof(size_t) * (size_t)call->argc);
+        if (argv && lens) {
+            for (int i = 0; i < call->argc; i++) {
+                argv[i] = call->argv[i];
+                lens[i] = call->argvlen[i];
+            }
+            argv[0] = "EVAL";
+            lens[0] = 4;
+            argv[1] = call->script;
+            lens[1] = strlen(call->script);
+            call->script = NULL; /* only one retry */
+            int rc = redisAsyncCommandArgv(ac, rconn_call_cb, call,
+                                           call->argc, argv, lens);
+            free(argv);
+            free(lens);
+            if (rc == REDIS_OK) return;
+        } else {
+            free(argv);
+            free(lens);
+        }
+    }
+    c->pending--;
+    if (call->fn) call->fn(ac, r, call->privdata);
+    rcall_free(call);
+}
+
+static sf_rcall *rcall_new(sf_rconn *c, redisCallbackFn *fn, void *privdata) {
+    sf_rcall *call = calloc(1, sizeof(*call));
+    if (!call) return NULL;
+    call->conn = c;
+    call->fn = fn;
+    call->privdata = privdata;
+    return call;
+}
+
+sf_status sf_rconn_command(sf_rconn *c, redisCallbackFn *fn, void *privdata,
+                           int argc, const char **argv,
+                           const size_t *argvlen) {
+    if (!sf_rconn_is_up(c)) return SF_AGAIN;
+    sf_rcall *call = rcall_new(c, fn, privdata);
+    if (!call) return SF_ERR;
+    if (redisAsyncCommandArgv(c->ac, rconn_call_cb, call, argc, argv,
+                              argvlen) != REDIS_OK) {
+        rcall_free(call);
+        return SF_AGAIN;
+    }
+    c->pending++;
+    return SF_OK;
+}
+
+sf_status sf_rconn_commandf(sf_rconn *c, redisCallbackFn *fn, void *privdata,
+                            const char *fmt, ...) {
+    if (!sf_rconn_is_up(c)) return SF_AGAIN;
+    sf_rcall *call = rcall_new(c, fn, privdata);
+    if (!call) return SF_ERR;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAsyncCommand(c->ac, rconn_call_cb, call, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        rcall_free(call);
+        return SF_AGAIN;
+    }
+    c->pending++;
+    return SF_OK;
+}
+
+sf_status sf_rconn_evalsha(sf_rconn *c, const char *script,
+                           redisCallbackFn *fn, void *privdata, int nkeys,
+                           int argc, const char **argv,
+                           const size_t *argvlen) {
+    if (!sf_rconn_is_up(c)) return SF_AGAIN;
+    sf_rcall *call = rcall_new(c, fn, privdata);
+    if (!call) return SF_ERR;
+    /* EVALSHA sha numkeys key... arg...  (argc + 3 words) */
+    int total = argc + 3;
+    char sha_buf[41], nk[16];
+    const char *sha = NULL;
+    for (size_t i = 0; i < SF_RCONN_NSCRIPTS && !sha; i++)
+        if (sf_rconn_scripts[i] == script) sha = c->shas[i];
+    if (!sha) {
+        sf_lua_sha1(script, sha_buf);
+        sha = sha_buf;
+    }
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    call->script = script;
+    call->argc = total;
+    call->argv = calloc((size_t)total, sizeof(char *));
+    call->argvlen = calloc((size_t)total, sizeof(size_t));
+    if (!call->argv || !call->argvlen) {
+        rcall_free(call);
+        return SF_ERR;
+    }
+    const char *words[3] = {"EVALSHA", sha, nk};
+    for (int i = 0; i < total; i++) {
+        const char *src = i < 3 ? words[i] : argv[i - 3];
+        size_t len = i < 3 ? strlen(words[i])
+                           : (argvlen ? argvlen[i - 3] : strlen(argv[i - 3]));
+        call->argv[i] = malloc(len + 1);
+        if (!call->argv[i]) {
+            rcall_free(call);
+            return SF_ERR;
+        }
+        memcpy(call->argv[i], src, len);
+        call->argv[i][len] = '\0';
+        call->argvlen[i] = len;
+    }
+    if (redisAsyncCommandArgv(c->ac, rconn_call_cb, call, total,
+                              (const char **)call->argv,
+                              call->argvlen) != REDIS_OK) {
+        rcall_free(call);
+        return SF_AGAIN;
+    }
+    c->pending++;
+    return SF_OK;
+}

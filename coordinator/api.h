@@ -1,0 +1,39 @@
+/* api.h - the route handlers of the coordinator's API (see http.h for the
+ * handler contract: answer the request exactly once).
+ *
+ * publish_api.c: publish and batch.  dlq_api.c: listing, reading and
+ * deleting DLQ entries.  dlq_actions.c: retrying a DLQ message and
+ * retrying or cancelling a failure callback. */
+#ifndef SF_COORD_API_H
+#define SF_COORD_API_H
+
+#include "http.h"
+
+/* POST /v2/publish/{destination} */
+void sf_api_publish(sf_coord *c, struct evhttp_request *req, const char *tail);
+/* POST /v2/batch */
+void sf_api_batch(sf_coord *c, struct evhttp_request *req, const char *tail);
+
+/* GET /v2/dlq, GET /v2/workflows/dlq */
+void sf_api_dlq_list(sf_coord *c, struct evhttp_request *req, const char *tail);
+/* DELETE /v2/dlq, DELETE /v2/workflows/dlq (dlqIds, filter or all) */
+void sf_api_dlq_delete_many(sf_coord *c, struct evhttp_request *req,
+                            const char *tail);
+/* GET /v2/dlq/{dlqId}, GET /v2/workflows/dlq/{dlqId} */
+void sf_api_dlq_get(sf_coord *c, struct evhttp_request *req, const char *tail);
+/* DELETE /v2/dlq/{dlqId}, DELETE /v2/workflows/dlq/{dlqId} */
+void sf_api_dlq_delete(sf_coord *c, struct evhttp_request *req,
+                       const char *tail);
+/* POST /v2/dlq/retry/{dlqId} */
+void sf_api_dlq_retry_one(sf_coord *c, struct evhttp_request *req,
+                          const char *tail);
+/* POST /v2/dlq/retry (dlqIds, filter or all) */
+void sf_api_dlq_retry_many(sf_coord *c, struct evhttp_request *req,
+                           const char *tail);
+/* POST /v2/workflows/dlq/callback/{dlqId} */
+void sf_api_cb_retry(sf_coord *c, struct evhttp_request *req, const char *tail);
+/* DELETE /v2/workflows/dlq/callback/{dlqId} */
+void sf_api_cb_cancel(sf_coord *c, struct evhttp_request *req,
+                      const char *tail);
+
+#endif

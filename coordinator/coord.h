@@ -1,0 +1,31 @@
+/* coord.h - the coordinator process object that every handler receives.
+ *
+ * One sf_coord lives in main() for the whole run and owns the event_base's
+ * resources of the coordinator: the command connection to Redis, the HTTP
+ * server and the DLQ indexer.  Handlers get it through their void *arg
+ * (never through a global).  Key names are precomputed once at start. */
+#ifndef SF_COORD_H
+#define SF_COORD_H
+
+#include <event2/event.h>
+#include "config.h"
+#include "keys.h"
+#include "rconn.h"
+
+typedef struct sf_http sf_http;
+typedef struct sf_dlq_indexer sf_dlq_indexer;
+
+typedef struct sf_coord {
+    struct event_base *base;    /* borrowed from main() */
+    const sf_config *cfg;       /* borrowed from main() */
+    sf_rconn *redis;            /* owned: commands (publish, DLQ API) */
+    sf_http *http;              /* owned: the API server */
+    sf_dlq_indexer *indexer;    /* owned: DLQ index maintenance */
+    sf_queue_keys msgq;         /* P:{msg}:stream/delayed/payload */
+    sf_queue_keys cbq;          /* P:{dlq}:cb:stream/delayed/payload */
+    char dlq_events[SF_KEY_MAX];       /* P:{dlq}:events */
+    char dlq_idx_prefix[SF_KEY_MAX];   /* P:{dlq}:idx: */
+    int stopping;               /* SIGTERM seen: draining */
+} sf_coord;
+
+#endif

@@ -1,0 +1,191 @@
+/* main.c - stepflow-coordinator: the API server and the DLQ indexer.
+ *
+ * Thin: read the config, build the coordinator's objects on one
+ * event_base, run the loop, and on SIGTERM/SIGINT stop accepting, let the
+ * requests waiting on Redis finish (bounded by cfg.drain_ms), tear down. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "coord.h"
+#include "dlq_indexer.h"
+#include "http.h"
+#include "keys.h"
+#include "log.h"
+#include "util.h"
+
+#define DRAIN_POLL_MS 20
+
+typedef struct app {
+    sf_coord coord;
+    struct event *sigterm, *sigint;   /* owned */
+    struct event *drain_ev;           /* owned */
+    int64_t drain_deadline_ms;
+    int quiet_ticks;                  /* drain polls seen with nothing pending */
+} app;
+
+static void on_config_get(redisAsyncContext *ac, void *reply, void *privdata) {
+    (void)ac, (void)privdata;
+    redisReply *r = reply;
+    /* CONFIG GET answers [name, value] */
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        r->element[1]->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(r->element[1]->str, "noeviction") != 0)
+        sf_warn("redis_maxmemory_policy policy=%s msg=\"Redis may evict stepflow's "
+                "keys under memory pressure; set maxmemory-policy noeviction\"",
+                r->element[1]->str);
+}
+
+static void on_group_created(redisAsyncContext *ac, void *reply, void *privdata) {
+    (void)ac;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR && !strstr(r->str, "BUSYGROUP"))
+        sf_error("xgroup_create_failed stream=%s err=\"%s\"", (const char *)privdata,
+                 r->str);
+}
+
+/* On every (re)connect: the workers' groups exist, and a word on eviction. */
+static void on_redis_state(sf_rconn *conn, int up, void *arg) {
+    sf_coord *c = arg;
+    if (!up) {
+        sf_warn("redis_down");
+        return;
+    }
+    sf_info("redis_up");
+    /* XGROUP CREATE <stream> workers 0 MKSTREAM (BUSYGROUP = exists) */
+    sf_rconn_commandf(conn, on_group_created, c->msgq.stream,
+                      "XGROUP CREATE %s %s 0 MKSTREAM", c->msgq.stream,
+                      SF_GROUP_WORKERS);
+    sf_rconn_commandf(conn, on_group_created, c->cbq.stream,
+                      "XGROUP CREATE %s %s 0 MKSTREAM", c->cbq.stream,
+                      SF_GROUP_WORKERS);
+    /* CONFIG GET maxmemory-policy */
+    sf_rconn_commandf(conn, on_config_get, NULL, "CONFIG GET maxmemory-policy");
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    app *a = arg;
+    int64_t now = sf_now_ms();
+    /* Nothing pending for a few ticks: replies have been written out. */
+    if (sf_rconn_pending(a->coord.redis) == 0) a->quiet_ticks++;
+    else a->quiet_ticks = 0;
+    if (a->quiet_ticks >= 3 || now >= a->drain_deadline_ms) {
+        if (a->quiet_ticks < 3)
+            sf_warn("drain_timeout pending=%zu", sf_rconn_pending(a->coord.redis));
+        event_base_loopexit(a->coord.base, NULL);
+        return;
+    }
+    struct timeval tv = {0, DRAIN_POLL_MS * 1000};
+    evtimer_add(a->drain_ev, &tv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    (void)what;
+    app *a = arg;
+    if (a->coord.stopping) return;
+    sf_info("shutdown signal=%d msg=\"draining\"", (int)sig);
+    a->coord.stopping = 1;
+    sf_http_stop_accepting(a->coord.http);
+    sf_dlq_indexer_free(a->coord.indexer);
+    a->coord.indexer = NULL;
+    a->drain_deadline_ms = sf_now_ms() + a->coord.cfg->drain_ms;
+    struct timeval tv = {0, DRAIN_POLL_MS * 1000};
+    evtimer_add(a->drain_ev, &tv);
+}
+
+static void dev_warning(void) {
+    fprintf(stderr,
+            "\n"
+            "  ************************************************************\n"
+            "  *  WARNING: stepflow-coordinator is running with --dev.     *\n"
+            "  *  AUTHENTICATION IS OFF: anyone who can reach this port   *\n"
+            "  *  can publish messages and read or delete the DLQ.        *\n"
+            "  *  Never use --dev outside your own machine.               *\n"
+            "  ************************************************************\n"
+            "\n");
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            sf_config_usage(SF_PROC_COORDINATOR, argv[0]);
+            return 0;
+        }
+    }
+    static sf_config cfg;
+    sf_err err = {{0}};
+    if (sf_config_load(&cfg, SF_PROC_COORDINATOR, argc, argv, &err) != SF_OK) {
+        fprintf(stderr, "stepflow-coordinator: %s\n", err.msg);
+        return 2;
+    }
+    if (!cfg.dev && !cfg.token[0]) {
+        fprintf(stderr, "stepflow-coordinator: STEPFLOW_TOKEN is required (or --dev)\n");
+        return 2;
+    }
+    sf_log_set_level(cfg.log_level);
+    if (cfg.dev) dev_warning();
+    signal(SIGPIPE, SIG_IGN);
+
+    app a;
+    memset(&a, 0, sizeof(a));
+    sf_coord *c = &a.coord;
+    c->cfg = &cfg;
+    c->base = event_base_new();
+    if (!c->base) {
+        fprintf(stderr, "stepflow-coordinator: cannot create the event loop\n");
+        return 1;
+    }
+    sf_log_hook_libevent();
+    sf_keys_queue(cfg.prefix, SF_QUEUE_MSG, &c->msgq);
+    sf_keys_queue(cfg.prefix, SF_QUEUE_CALLBACK, &c->cbq);
+    sf_keys_dlq_events(cfg.prefix, c->dlq_events, sizeof(c->dlq_events));
+    sf_keys_dlq_index_prefix(cfg.prefix, c->dlq_idx_prefix, sizeof(c->dlq_idx_prefix));
+
+    c->redis = sf_rconn_new(c->base, &cfg.redis, "stepflow-coordinator",
+                            on_redis_state, c);
+    c->http = c->redis ? sf_http_new(c, &err) : NULL;
+    if (!c->http) {
+        fprintf(stderr, "stepflow-coordinator: %s\n",
+                c->redis ? err.msg : "out of memory");
+        sf_rconn_free(c->redis);
+        event_base_free(c->base);
+        return 1;
+    }
+    c->indexer = sf_dlq_indexer_new(c);
+    a.sigterm = evsignal_new(c->base, SIGTERM, on_signal, &a);
+    a.sigint = evsignal_new(c->base, SIGINT, on_signal, &a);
+    a.drain_ev = evtimer_new(c->base, on_drain_tick, &a);
+    if (!c->indexer || !a.sigterm || !a.sigint || !a.drain_ev) {
+        fprintf(stderr, "stepflow-coordinator: out of memory\n");
+        return 1;
+    }
+    evsignal_add(a.sigterm, NULL);
+    evsignal_add(a.sigint, NULL);
+
+    sf_info("listening addr=%s:%d redis=%s:%d prefix=%s auth=%s", cfg.listen_host,
+            sf_http_port(c->http), cfg.redis.host, cfg.redis.port, cfg.prefix,
+            cfg.dev ? "off" : "on");
+    printf("stepflow-coordinator listening on http://%s:%d\n", cfg.listen_host,
+           sf_http_port(c->http));
+    fflush(stdout);
+
+    event_base_dispatch(c->base);
+
+    /* Redis first: callbacks still pending answer their (live) requests
+     * with 503 before the HTTP server frees them. */
+    sf_dlq_indexer_free(c->indexer);
+    sf_rconn_free(c->redis);
+    sf_http_free(c->http);
+    event_free(a.sigterm);
+    event_free(a.sigint);
+    event_free(a.drain_ev);
+    event_base_free(c->base);
+    sf_info("stopped");
+    return 0;
+}

@@ -1,0 +1,358 @@
+/* publish_api.c - POST /v2/publish/{destination}, POST /v2/batch and the
+ * enqueue path they share with DLQ retry (see publish_api.h, api.h). */
+#include "publish_api.h"
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "keys.h"
+#include "log.h"
+#include "lua.h"
+#include "publish.h"
+#include "util.h"
+
+#define MAX_BATCH_ITEMS 1000
+
+typedef struct enqueue_job enqueue_job;
+
+/* The privdata of one command of a job. */
+typedef struct enqueue_item {
+    enqueue_job *job;
+    size_t idx;
+} enqueue_item;
+
+struct enqueue_job {
+    sf_coord *coord;
+    size_t n;
+    size_t pending;     /* replies outstanding (+1 while still sending) */
+    int failed;
+    char **ids;         /* owned */
+    int *dedup;         /* owned */
+    enqueue_item *items;/* owned */
+    sf_enqueue_done_fn *done;
+    void *arg;
+};
+
+static void job_free(enqueue_job *j) {
+    if (!j) return;
+    for (size_t i = 0; i < j->n; i++) free(j->ids[i]);
+    free(j->ids);
+    free(j->dedup);
+    free(j->items);
+    free(j);
+}
+
+static void job_settle(enqueue_job *j) {
+    if (--j->pending > 0) return;
+    sf_enqueue_result r = {
+        .n = j->n,
+        .ids = (const char *const *)j->ids,
+        .deduplicated = j->dedup,
+        .status = j->failed ? SF_AGAIN : SF_OK,
+    };
+    j->done(j->coord, &r, j->arg);
+    job_free(j);
+}
+
+static void on_stored(redisAsyncContext *ac, void *reply, void *privdata) {
+    (void)ac;
+    enqueue_item *it = privdata;
+    enqueue_job *j = it->job;
+    redisReply *r = reply;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (r) sf_warn("publish_store_failed id=%s err=\"%s\"", j->ids[it->idx], r->str);
+        j->failed = 1;
+    } else if (r->type == REDIS_REPLY_STRING && r->str &&
+               strcmp(r->str, j->ids[it->idx]) != 0 &&
+               strchr(r->str, '-') == NULL) {
+        /* publish.lua answered an earlier message's id (XADD answers a
+         * stream id "ms-seq", which message ids never contain). */
+        char *orig = strdup(r->str);
+        if (orig) {
+            free(j->ids[it->idx]);
+            j->ids[it->idx] = orig;
+            j->dedup[it->idx] = 1;
+        }
+    }
+    job_settle(j);
+}
+
+/* Sends the command that stores "m": XADD or publish.lua. */
+static sf_status store_one(sf_coord *c, const sf_message *m, int64_t due_ms,
+                           enqueue_item *it) {
+    sf_buf env;
+    sf_buf_init(&env);
+    sf_message_encode(m, &env);
+    sf_status st;
+    if (due_ms == 0 && !m->dedup_id) {
+        /* XADD P:{msg}:stream * v 1 id <msgId> m <envelope> */
+        const char *argv[] = {"XADD", c->msgq.stream, "*", "v", SF_STREAM_SCHEMA,
+                              "id", m->id, "m", env.data ? env.data : ""};
+        size_t lens[] = {4, strlen(c->msgq.stream), 1, 1, strlen(SF_STREAM_SCHEMA),
+                         2, strlen(m->id), 1, env.len};
+        st = sf_rconn_command(c->redis, on_stored, it, 9, argv, lens);
+    } else {
+        char dedup_key[SF_KEY_MAX] = "";
+        char due[32], ttl[32];
+        if (m->dedup_id)
+            sf_keys_dedup(c->cfg->prefix, m->dedup_id, dedup_key, sizeof(dedup_key));
+        snprintf(due, sizeof(due), "%lld", (long long)due_ms);
+        snprintf(ttl, sizeof(ttl), "%lld", (long long)(c->cfg->dedup_ttl_s > 0
+                                                           ? c->cfg->dedup_ttl_s : 600));
+        const char *argv[] = {c->msgq.stream, c->msgq.delayed, c->msgq.payload,
+                              dedup_key, m->id, env.data ? env.data : "", due, ttl};
+        size_t lens[] = {strlen(argv[0]), strlen(argv[1]), strlen(argv[2]),
+                         strlen(dedup_key), strlen(m->id), env.len, strlen(due),
+                         strlen(ttl)};
+        st = sf_rconn_evalsha(c->redis, sf_lua_publish, on_stored, it, 4, 8,
+                              argv, lens);
+    }
+    sf_buf_cleanup(&env);
+    return st;
+}
+
+sf_status sf_enqueue(sf_coord *c, sf_message *const *msgs,
+                     const int64_t *due_ms, size_t n, sf_enqueue_done_fn *done,
+                     void *arg) {
+    if (!sf_rconn_is_up(c->redis)) return SF_AGAIN;
+    enqueue_job *j = calloc(1, sizeof(*j));
+    if (!j) return SF_AGAIN;
+    j->coord = c;
+    j->n = n;
+    j->done = done;
+    j->arg = arg;
+    j->ids = calloc(n ? n : 1, sizeof(*j->ids));
+    j->dedup = calloc(n ? n : 1, sizeof(*j->dedup));
+    j->items = calloc(n ? n : 1, sizeof(*j->items));
+    if (!j->ids || !j->dedup || !j->items) {
+        job_free(j);
+        return SF_AGAIN;
+    }
+    for (size_t i = 0; i < n; i++) {
+        j->ids[i] = strdup(msgs[i]->id);
+        if (!j->ids[i]) {
+            j->n = i;
+            job_free(j);
+            return SF_AGAIN;
+        }
+    }
+    j->pending = 1; /* guard while sending */
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        j->items[i].job = j;
+        j->items[i].idx = i;
+        if (store_one(c, msgs[i], due_ms[i], &j->items[i]) != SF_OK) {
+            j->failed = 1;
+            break;
+        }
+        j->pending++;
+        sent++;
+    }
+    if (sent == 0 && n > 0) {
+        job_free(j);
+        return SF_AGAIN;
+    }
+    job_settle(j);
+    return SF_OK;
+}
+
+/* ---- POST /v2/publish/{destination} ---- */
+
+/* Collects the request headers as borrowed name/value pairs (malloc'd
+ * array, freed by the caller; the strings live with the request). */
+static sf_kv *collect_headers(struct evhttp_request *req, size_t *n) {
+    struct evkeyvalq *hs = evhttp_request_get_input_headers(req);
+    struct evkeyval *kv;
+    size_t count = 0;
+    TAILQ_FOREACH(kv, hs, next) count++;
+    sf_kv *out = calloc(count ? count : 1, sizeof(*out));
+    if (!out) return NULL;
+    count = 0;
+    TAILQ_FOREACH(kv, hs, next) {
+        out[count].name = kv->key;
+        out[count].value = kv->value;
+        count++;
+    }
+    *n = count;
+    return out;
+}
+
+static void publish_done(sf_coord *c, const sf_enqueue_result *r, void *arg) {
+    (void)c;
+    struct evhttp_request *req = arg;
+    if (r->status != SF_OK) {
+        sf_http_reply_error(req, 503, "redis unavailable, message not stored");
+        return;
+    }
+    json_t *o = json_pack("{s:s}", "messageId", r->ids[0]);
+    if (r->deduplicated[0]) json_object_set_new(o, "deduplicated", json_true());
+    sf_http_reply_json(req, 200, o);
+}
+
+void sf_api_publish(sf_coord *c, struct evhttp_request *req, const char *tail) {
+    size_t body_len;
+    const unsigned char *body = sf_http_body(req, &body_len);
+    if ((int64_t)body_len > c->cfg->max_body_bytes) {
+        sf_http_reply_error(req, 413, "body of %zu bytes is over the limit of %lld",
+                            body_len, (long long)c->cfg->max_body_bytes);
+        return;
+    }
+    size_t nh = 0;
+    sf_kv *hs = collect_headers(req, &nh);
+    if (!hs) {
+        sf_http_reply_error(req, 500, "out of memory");
+        return;
+    }
+    sf_publish_input in = {
+        .destination = tail, .headers = hs, .n_headers = nh, .body = body,
+        .body_len = body_len, .caller_ip = sf_http_peer(req),
+        .now_ms = sf_now_ms(), .max_timeout_ms = c->cfg->max_timeout_ms,
+    };
+    sf_message *m = NULL;
+    int64_t due = 0;
+    sf_err err = {{0}};
+    sf_status st = sf_publish_parse(&in, &m, &due, &err);
+    free(hs);
+    if (st != SF_OK) {
+        sf_http_reply_error(req, st == SF_INVALID ? 400 : 500, "%s", err.msg);
+        return;
+    }
+    if (sf_enqueue(c, &m, &due, 1, publish_done, req) != SF_OK)
+        sf_http_reply_error(req, 503, "redis unavailable, message not stored");
+    sf_message_free(m);
+}
+
+/* ---- POST /v2/batch ---- */
+
+static void batch_done(sf_coord *c, const sf_enqueue_result *r, void *arg) {
+    (void)c;
+    struct evhttp_request *req = arg;
+    if (r->status != SF_OK) {
+        sf_http_reply_error(req, 503, "redis unavailable, batch not (fully) stored");
+        return;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->n; i++) {
+        json_t *o = json_pack("{s:s}", "messageId", r->ids[i]);
+        if (r->deduplicated[i]) json_object_set_new(o, "deduplicated", json_true());
+        json_array_append_new(a, o);
+    }
+    sf_http_reply_json(req, 200, a);
+}
+
+/* Turns one batch item into a message.  Returns the HTTP status to answer
+ * on failure (400/413) with the reason in "err", or 0. */
+static int batch_item(sf_coord *c, struct evhttp_request *req, json_t *item,
+                      size_t idx, sf_message **out, int64_t *due, sf_err *err) {
+    if (!json_is_object(item)) {
+        sf_err_set(err, "batch item %zu: not a JSON object", idx);
+        return 400;
+    }
+    json_t *dest = json_object_get(item, "destination");
+    json_t *hdrs = json_object_get(item, "headers");
+    json_t *body = json_object_get(item, "body");
+    if (!json_is_string(dest)) {
+        sf_err_set(err, "batch item %zu: invalid destination: missing", idx);
+        return 400;
+    }
+    if (hdrs && !json_is_null(hdrs) && !json_is_object(hdrs)) {
+        sf_err_set(err, "batch item %zu: headers must be an object", idx);
+        return 400;
+    }
+    if (body && !json_is_null(body) && !json_is_string(body)) {
+        sf_err_set(err, "batch item %zu: body must be a string", idx);
+        return 400;
+    }
+    size_t blen = json_is_string(body) ? json_string_length(body) : 0;
+    if ((int64_t)blen > c->cfg->max_body_bytes) {
+        sf_err_set(err, "batch item %zu: body of %zu bytes is over the limit of %lld",
+                   idx, blen, (long long)c->cfg->max_body_bytes);
+        return 413;
+    }
+    size_t nh = json_is_object(hdrs) ? json_object_size(hdrs) : 0;
+    sf_kv *hs = calloc(nh ? nh : 1, sizeof(*hs));
+    char **numbers = calloc(nh ? nh : 1, sizeof(char *));
+    if (!hs || !numbers) {
+        free(hs);
+        free(numbers);
+        sf_err_set(err, "out of memory");
+        return 500;
+    }
+    size_t k = 0;
+    const char *name;
+    json_t *v;
+    if (nh) {
+        json_object_foreach(hdrs, name, v) {
+            if (json_is_string(v)) {
+                hs[k].value = json_string_value(v);
+            } else if (json_is_number(v) || json_is_boolean(v)) {
+                numbers[k] = json_dumps(v, JSON_ENCODE_ANY);
+                hs[k].value = numbers[k] ? numbers[k] : "";
+            } else {
+                continue;
+            }
+            hs[k].name = name;
+            k++;
+        }
+    }
+    sf_publish_input in = {
+        .destination = json_string_value(dest), .headers = hs, .n_headers = k,
+        .body = json_is_string(body) ? json_string_value(body) : NULL,
+        .body_len = blen, .caller_ip = sf_http_peer(req), .now_ms = sf_now_ms(),
+        .max_timeout_ms = c->cfg->max_timeout_ms,
+    };
+    sf_err perr = {{0}};
+    sf_status st = sf_publish_parse(&in, out, due, &perr);
+    for (size_t i = 0; i < nh; i++) free(numbers[i]);
+    free(numbers);
+    free(hs);
+    if (st != SF_OK) {
+        sf_err_set(err, "batch item %zu: %s", idx, perr.msg);
+        return st == SF_INVALID ? 400 : 500;
+    }
+    return 0;
+}
+
+void sf_api_batch(sf_coord *c, struct evhttp_request *req, const char *tail) {
+    (void)tail;
+    size_t body_len;
+    const unsigned char *body = sf_http_body(req, &body_len);
+    json_error_t jerr;
+    json_t *arr = json_loadb((const char *)body, body_len, 0, &jerr);
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        sf_http_reply_error(req, 400, "batch body must be a JSON array of "
+                            "{destination, headers, body}");
+        return;
+    }
+    size_t n = json_array_size(arr);
+    if (n > MAX_BATCH_ITEMS) {
+        json_decref(arr);
+        sf_http_reply_error(req, 400, "batch of %zu items is over the limit of %d",
+                            n, MAX_BATCH_ITEMS);
+        return;
+    }
+    if (n == 0) {
+        json_decref(arr);
+        sf_http_reply_json(req, 200, json_array());
+        return;
+    }
+    sf_message **msgs = calloc(n, sizeof(*msgs));
+    int64_t *due = calloc(n, sizeof(*due));
+    int status = msgs && due ? 0 : 500;
+    sf_err err = {{0}};
+    if (status) sf_err_set(&err, "out of memory");
+    for (size_t i = 0; i < n && status == 0; i++)
+        status = batch_item(c, req, json_array_get(arr, i), i, &msgs[i], &due[i], &err);
+    json_decref(arr);
+    if (status)
+        sf_http_reply_error(req, status, "%s", err.msg);
+    else if (sf_enqueue(c, msgs, due, n, batch_done, req) != SF_OK)
+        sf_http_reply_error(req, 503, "redis unavailable, batch not stored");
+    for (size_t i = 0; msgs && i < n; i++) sf_message_free(msgs[i]);
+    free(msgs);
+    free(due);
+}

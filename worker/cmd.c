@@ -1,0 +1,73 @@
+#include "cmd.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+void sf_cmd_init(sf_cmd *c, const char *script, int nkeys) {
+    memset(c, 0, sizeof(*c));
+    c->script = script;
+    c->nkeys = nkeys;
+}
+
+void sf_cmd_cleanup(sf_cmd *c) {
+    for (int i = 0; i < c->argc; i++) free(c->argv[i]);
+    free(c->argv);
+    free(c->len);
+    memset(c, 0, sizeof(*c));
+}
+
+void sf_cmd_add(sf_cmd *c, const void *p, size_t n) {
+    if (c->argc == c->cap) {
+        int cap = c->cap ? c->cap * 2 : 16;
+        char **v = realloc(c->argv, (size_t)cap * sizeof(*v));
+        sf_assert(v);
+        c->argv = v;
+        size_t *l = realloc(c->len, (size_t)cap * sizeof(*l));
+        sf_assert(l);
+        c->len = l;
+        c->cap = cap;
+    }
+    char *copy = malloc(n + 1);
+    sf_assert(copy);
+    if (n) memcpy(copy, p, n);
+    copy[n] = '\0';
+    c->argv[c->argc] = copy;
+    c->len[c->argc] = n;
+    c->argc++;
+}
+
+void sf_cmd_adds(sf_cmd *c, const char *s) {
+    if (!s) s = "";
+    sf_cmd_add(c, s, strlen(s));
+}
+
+void sf_cmd_addi(sf_cmd *c, int64_t v) {
+    char tmp[32];
+    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+    sf_cmd_add(c, tmp, (size_t)n);
+}
+
+void sf_cmd_addf(sf_cmd *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    sf_assert(n >= 0);
+    sf_cmd_add(c, s, (size_t)n);
+    free(s);
+}
+
+sf_status sf_cmd_send(const sf_cmd *c, sf_rconn *conn, redisCallbackFn *fn,
+                      void *privdata) {
+    if (c->script)
+        return sf_rconn_evalsha(conn, c->script, fn, privdata, c->nkeys,
+                                c->argc, (const char **)c->argv, c->len);
+    return sf_rconn_command(conn, fn, privdata, c->argc,
+                            (const char **)c->argv, c->len);
+}

@@ -1,0 +1,76 @@
+/* main.c - stepflow-worker: read the configuration, run the worker on one
+ * event loop until SIGTERM/SIGINT has drained it, exit 0.
+ * A second signal stops at once (pending entries are reclaimed later). */
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "worker.h"
+
+typedef struct sig_ctx {
+    struct event_base *base;
+    sf_worker *worker;
+    int count;
+} sig_ctx;
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    (void)what;
+    sig_ctx *s = arg;
+    if (s->count++ == 0) {
+        sf_info("signal sig=%d action=drain", (int)sig);
+        sf_worker_stop(s->worker);
+    } else {
+        sf_warn("signal sig=%d action=exit_now", (int)sig);
+        event_base_loopbreak(s->base);
+    }
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            sf_config_usage(SF_PROC_WORKER, argv[0]);
+            return 0;
+        }
+    }
+    sf_config cfg;
+    sf_err err = {{0}};
+    if (sf_config_load(&cfg, SF_PROC_WORKER, argc, argv, &err) != SF_OK) {
+        fprintf(stderr, "stepflow-worker: %s\n", err.msg);
+        return 2;
+    }
+    if (sf_log_set_level(cfg.log_level) != 0) {
+        fprintf(stderr, "stepflow-worker: unknown log level %s\n", cfg.log_level);
+        return 2;
+    }
+    sf_log_hook_libevent();
+    signal(SIGPIPE, SIG_IGN);
+
+    struct event_base *base = event_base_new();
+    if (!base) {
+        fprintf(stderr, "stepflow-worker: cannot create the event loop\n");
+        return 1;
+    }
+    sf_worker *w = sf_worker_new(&cfg, base, &err);
+    if (!w) {
+        fprintf(stderr, "stepflow-worker: %s\n", err.msg);
+        event_base_free(base);
+        return 1;
+    }
+    sig_ctx sc = {base, w, 0};
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, &sc);
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, &sc);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+
+    event_base_dispatch(base);
+
+    sf_worker_free(w);
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(base);
+    sf_info("worker_exit");
+    return 0;
+}
