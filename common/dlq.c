@@ -86,12 +86,34 @@ static int one_of(const char *const *wanted, size_t n, const char *value) {
     return 0;
 }
 
+/* 1 if "n" is 0 or one of "wanted" is an element of the comma-separated
+ * "list" (an entry's labels are stored as "a,b"; spaces around an element
+ * are ignored). */
+static int one_of_list(const char *const *wanted, size_t n, const char *list) {
+    if (n == 0) return 1;
+    if (!list) return 0;
+    if (n > SF_FILTER_MAX_VALUES) n = SF_FILTER_MAX_VALUES;
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *end = p;
+        while (*end && *end != ',') end++;
+        size_t len = (size_t)(end - p);
+        while (len > 0 && p[len - 1] == ' ') len--;
+        for (size_t i = 0; i < n && len > 0; i++)
+            if (wanted[i] && strlen(wanted[i]) == len &&
+                memcmp(wanted[i], p, len) == 0)
+                return 1;
+        p = end;
+    }
+    return 0;
+}
+
 /* Every constrained dimension must hold one of its values; string
- * dimensions compare exactly, dates are inclusive on dlqAt. */
+ * dimensions compare exactly (labels per element), dates are inclusive on dlqAt. */
 int sf_dlq_filter_match(const sf_dlq_filter *f, const sf_dlq_view *v) {
     return one_of(f->states, f->n_states, sf_cb_state_name(v->cb_state)) &&
            one_of(f->urls, f->n_urls, v->url) &&
-           one_of(f->labels, f->n_labels, v->label) &&
+           one_of_list(f->labels, f->n_labels, v->label) &&
            one_of(f->wf_urls, f->n_wf_urls, v->workflow_url) &&
            one_of(f->wf_runs, f->n_wf_runs, v->workflow_run_id) &&
            one_of(f->message_ids, f->n_message_ids, v->message_id) &&

@@ -1,6 +1,7 @@
 /* dlq_scan.c - index-driven DLQ lookup (see dlq_scan.h). */
 #include "dlq_scan.h"
 
+#include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ struct sf_dlq_scan {
     sf_dlq_filter filter;
     const char *dlq_ids[MAX_DLQ_IDS];
     size_t n_dlq_ids;
-    char index_key[SF_KEY_MAX];
+    char *index_key;          /* owned: the zset read (values may be long) */
     size_t count;             /* wanted matches */
     size_t found;
     size_t looked;
@@ -57,6 +58,7 @@ void sf_dlq_scan_free(sf_dlq_scan *s) {
     if (!s) return;
     clear_cands(s);
     free(s->pos_id);
+    free(s->index_key);
     evhttp_clear_headers(&s->query);
     free(s);
 }
@@ -150,25 +152,28 @@ sf_dlq_scan *sf_dlq_scan_new_or_400(sf_coord *c, struct evhttp_request *req,
     /* The most selective single-valued dimension picks the index; the
      * index then guarantees that dimension, so it leaves the filter (labels
      * may be comma lists that only the index splits). */
-    char pre[SF_KEY_MAX];
-    snprintf(pre, sizeof(pre), "%s", c->dlq_idx_prefix);
+    const char *kind = "all", *value = "";
     if (f->n_states == 1) {
-        snprintf(s->index_key, sizeof(s->index_key), "%sstate:%s", pre, f->states[0]);
-        f->n_states = 0;
+        kind = "state:", value = f->states[0], f->n_states = 0;
     } else if (f->n_wf_runs == 1) {
-        snprintf(s->index_key, sizeof(s->index_key), "%swfrun:%s", pre, f->wf_runs[0]);
-        f->n_wf_runs = 0;
+        kind = "wfrun:", value = f->wf_runs[0], f->n_wf_runs = 0;
     } else if (f->n_urls == 1) {
-        snprintf(s->index_key, sizeof(s->index_key), "%surl:%s", pre, f->urls[0]);
-        f->n_urls = 0;
+        kind = "url:", value = f->urls[0], f->n_urls = 0;
     } else if (f->n_wf_urls == 1) {
-        snprintf(s->index_key, sizeof(s->index_key), "%swfurl:%s", pre, f->wf_urls[0]);
-        f->n_wf_urls = 0;
+        kind = "wfurl:", value = f->wf_urls[0], f->n_wf_urls = 0;
     } else if (f->n_labels == 1) {
-        snprintf(s->index_key, sizeof(s->index_key), "%slabel:%s", pre, f->labels[0]);
-        f->n_labels = 0;
-    } else {
-        snprintf(s->index_key, sizeof(s->index_key), "%sall", pre);
+        kind = "label:", value = f->labels[0], f->n_labels = 0;
+    }
+    sf_buf key;
+    sf_buf_init(&key);
+    sf_buf_appends(&key, c->dlq_idx_prefix);
+    sf_buf_appends(&key, kind);
+    sf_buf_appends(&key, value);
+    s->index_key = sf_buf_take(&key, NULL);
+    if (!s->index_key) {
+        sf_http_reply_error(req, 500, "out of memory");
+        sf_dlq_scan_free(s);
+        return NULL;
     }
     return s;
 }

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <event2/buffer.h>
+#include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

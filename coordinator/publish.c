@@ -45,7 +45,7 @@ int sf_publish_url_ok(const char *url) {
     else if (sf_has_prefix_ci(url, "https://")) p = url + 8;
     else return 0;
     for (const unsigned char *c = (const unsigned char *)url; *c; c++)
-        if (*c <= ' ' || *c == 0x7f) return 0;
+        if (*c <= ' ' || *c >= 0x7f) return 0; /* ASCII only */
     /* authority = [userinfo@]host[:port], up to the path/query/fragment */
     size_t alen = strcspn(p, "/?#");
     const char *at = memchr(p, '@', alen);
@@ -166,7 +166,7 @@ typedef struct settings {
     int content_dedup;
 } settings;
 
-#define IS(name) (strcasecmp(h->name, (name)) == 0)
+#define IS(wanted) (strcasecmp(h->name, (wanted)) == 0)
 
 /* Applies one header to "m"/"s". */
 static sf_status apply_header(const sf_publish_input *in, const sf_kv *h,

@@ -3,6 +3,7 @@
 #include "publish_api.h"
 
 #include <event2/http.h>
+#include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <stdlib.h>
 #include <string.h>

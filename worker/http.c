@@ -292,8 +292,9 @@ sf_http_transfer *sf_http_start(sf_http *h, const sf_http_request *req,
                                 sf_http_done_fn *fn, void *arg, sf_err *err) {
     sf_http_transfer *t = h->free_list;
     if (t) {
+        /* Reused as is (no curl_easy_reset: that frees and rebuilds much of
+         * the handle); every option that varies is set again below. */
         h->free_list = t->next;
-        curl_easy_reset(t->easy);
     } else {
         t = calloc(1, sizeof(*t));
         if (!t || !(t->easy = curl_easy_init())) {
@@ -303,6 +304,9 @@ sf_http_transfer *sf_http_start(sf_http *h, const sf_http_request *req,
         }
         t->h = h;
         sf_buf_init(&t->res.body);
+        /* curl allocates and frees an upload buffer per transfer (64 KiB by
+         * default); the smallest one keeps that cheap for malloc. */
+        curl_easy_setopt(t->easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     }
     t->next = NULL;
     t->fn = fn;
@@ -331,6 +335,8 @@ sf_http_transfer *sf_http_start(sf_http *h, const sf_http_request *req,
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     const char *method = req->method && *req->method ? req->method : "POST";
     if (strcasecmp(method, "GET") == 0 && req->body_len == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);

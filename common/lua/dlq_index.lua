@@ -46,5 +46,10 @@ for k, score in pairs(want) do
   redis.call('HSET', idxof, k, score)
   indexed = 1
 end
-if ARGV[3] ~= '' then redis.call('XACK', KEYS[2], 'indexer', ARGV[3]) end
+if ARGV[3] ~= '' then
+  -- events are notifications: once indexed they are dropped, so the
+  -- stream stays short.
+  redis.call('XACK', KEYS[2], 'indexer', ARGV[3])
+  redis.call('XDEL', KEYS[2], ARGV[3])
+end
 return indexed

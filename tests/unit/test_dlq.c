@@ -155,6 +155,26 @@ static void test_filter_dimensions_and(void) {
     CHECK(!sf_dlq_filter_match(&f, &bare));
 }
 
+static void test_filter_comma_labels(void) {
+    sf_dlq_filter f;
+    sf_dlq_view v;
+    memset(&f, 0, sizeof(f));
+    memset(&v, 0, sizeof(v));
+    v.label = "billing, eu,prod";
+    f.n_labels = 1;
+    f.labels[0] = "eu";
+    CHECK(sf_dlq_filter_match(&f, &v));
+    f.labels[0] = "prod";
+    CHECK(sf_dlq_filter_match(&f, &v));
+    f.labels[0] = "bill"; /* an element, not a substring */
+    CHECK(!sf_dlq_filter_match(&f, &v));
+    f.labels[1] = "billing";
+    f.n_labels = 2;
+    CHECK(sf_dlq_filter_match(&f, &v));
+    v.label = NULL;
+    CHECK(!sf_dlq_filter_match(&f, &v));
+}
+
 static void test_filter_dates(void) {
     sf_dlq_filter f;
     sf_dlq_view v;
@@ -178,6 +198,6 @@ static void test_filter_dates(void) {
     CHECK(!sf_dlq_filter_match(&f, &v));
 }
 
-TEST_MAIN(T(test_state_names), T(test_view_from_fields),
+TEST_MAIN(T(test_state_names), T(test_filter_comma_labels), T(test_view_from_fields),
           T(test_filter_empty_matches_all), T(test_filter_states),
           T(test_filter_dimensions_and), T(test_filter_dates))

@@ -279,7 +279,10 @@ class Proc {
     if (!this.alive) return { ...this.exit, ms: 0 };
     const t0 = Date.now();
     this.proc.kill('SIGTERM');
-    const r = await Promise.race([this.exited, sleep(timeoutMs).then(() => null)]);
+    let timer;
+    const r = await Promise.race([this.exited,
+      new Promise((resolve) => { timer = setTimeout(() => resolve(null), timeoutMs); })]);
+    clearTimeout(timer);
     if (r) return { ...r, ms: Date.now() - t0 };
     this.proc.kill('SIGKILL');
     await this.exited;
@@ -370,6 +373,13 @@ class Stack {
     } catch { return []; }
   }
 
+  /** Worker connections reading the message stream (CLIENT LIST). */
+  async readingWorkers() {
+    const list = String(await this.redis.call('CLIENT', 'LIST'));
+    return list.split('\n').filter((l) => / name=stepflow-worker-read-msg /.test(l) &&
+      / cmd=(xreadgroup|xautoclaim|xclaim) /.test(l)).length;
+  }
+
   /**
    * Starts one worker.  Ready when its /readyz answers 200 or, if it serves
    * no HTTP, when its consumer name shows up in the stream's group.
@@ -391,7 +401,10 @@ class Stack {
       try {
         if ((await httpGetStatus(`${p.url}/readyz`, 500)) === 200) return true;
       } catch { /* no HTTP (yet) */ }
-      return (await this.consumers()).some((c) => c.name === consumer);
+      if ((await this.consumers()).some((c) => c.name === consumer)) return true;
+      // A worker blocked in XREADGROUP on an empty stream is not listed as
+      // a consumer yet; count the read connections instead.
+      return (await this.readingWorkers()) >= this.workers.filter((x) => x.alive).length;
     }, { timeout: 20000, message: `${name} ready` });
     return p;
   }

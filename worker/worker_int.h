@@ -1,0 +1,138 @@
+/* worker_int.h - the worker's internal types, shared by worker.c (the
+ * object: connections, reads, acks, timers, drain) and delivery.c (one
+ * entry's life: decode, attempt, outcome writes).  Not a public interface:
+ * only these two files include it.  See worker.h for the design. */
+#ifndef SF_WORKER_INT_H
+#define SF_WORKER_INT_H
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+
+#include "backoff.h"
+#include "cmd.h"
+#include "config.h"
+#include "http.h"
+#include "keys.h"
+#include "message.h"
+#include "rconn.h"
+#include "worker.h"
+
+#define ID_MAX 48            /* a stream entry id: "<ms>-<seq>" + NUL */
+#define ACK_BATCH 128        /* ids per XACK/XDEL */
+#define ACK_DELAY_US 1000    /* flush a partial batch after 1 ms */
+#define READ_MAX 1000        /* entries per XREADGROUP */
+#define CB_READ_MAX 64
+#define MOVE_LIMIT 1000      /* ids per queue_move_due.lua call */
+#define MOVE_IDLE_MS 100     /* mover period when nothing is due soon */
+#define TICK_MS 1000         /* housekeeping: resend stalled writes */
+#define DRAIN_POLL_MS 20
+#define DRAIN_EXTRA_MS 5000  /* after the grace: time to write the rest */
+#define KEEPALIVE_BATCH 512  /* ids per XCLAIM ... JUSTID */
+#define CLAIM_MAX 100        /* entries per XAUTOCLAIM */
+
+typedef enum sf_write_kind {
+    SF_WK_NONE = 0,
+    SF_WK_CHECK,    /* HMGET callback state before a callback attempt */
+    SF_WK_RETRY,    /* queue_retry.lua */
+    SF_WK_DLQ,      /* dlq_add.lua, then ack */
+    SF_WK_CBRESULT, /* cb_result.lua, then retry or ack */
+} sf_write_kind;
+
+typedef struct sf_reader sf_reader;
+
+typedef struct sf_delivery {
+    sf_worker *w;
+    sf_reader *r;                /* the queue it came from */
+    struct sf_delivery *prev, *next; /* in-flight list */
+    char entry_id[ID_MAX];
+    sf_message *msg;             /* owned; NULL for a malformed entry */
+    char *env;                   /* owned copy of the stream field m */
+    size_t env_len;
+    int64_t touch_us;            /* last time the entry's idle was reset */
+    int64_t attempt_ms;          /* wall clock at the attempt's start */
+    sf_headers extra;            /* Upstash-* headers of the attempt */
+    sf_http_transfer *xfer;      /* while the HTTP attempt runs */
+    sf_cmd cmd;                  /* the write it waits for (wk != NONE) */
+    sf_write_kind wk;
+    int cmd_sent;                /* cmd sent, reply not yet seen */
+    sf_buf next_env;             /* callback retry: the envelope to park */
+    int64_t next_due_ms;
+    int cb_retry;                /* cb_result said retry: schedule it */
+} sf_delivery;
+
+/* One queue: its blocking sf_reader connection and its timers. */
+struct sf_reader {
+    sf_worker *w;
+    sf_queue_id q;
+    const char *tag;             /* "msg" / "cb", for logs and DLQ ids */
+    sf_queue_keys keys;
+    sf_rconn *conn;              /* the blocking XREADGROUP connection */
+    int budget;                  /* in-flight slots of this queue */
+    int inflight;                /* deliveries alive */
+    int reserved;                /* slots asked for by outstanding reads */
+    int reading, read_count;
+    int claiming, claim_count;
+    char claim_cursor[ID_MAX];
+    int moving;
+    struct event *move_ev, *rearm_ev;
+    /* Delivered ids waiting for XACK/XDEL (grows past ACK_BATCH only
+     * while Redis is down). */
+    char (*acks)[ID_MAX];
+    size_t acks_len, acks_cap;
+    /* Drain: ids handed back with queue_handback.lua. */
+    sf_cmd handback;
+    int handback_pending, handback_sent;
+};
+
+/* One XACK + XDEL pair in flight; freed when both replied. */
+typedef struct ack_req {
+    sf_reader *r;
+    char (*ids)[ID_MAX];
+    size_t n;
+    int refs, failed;
+} ack_req;
+
+struct sf_worker {
+    sf_config cfg;
+    struct event_base *base;     /* borrowed */
+    sf_rconn *main;              /* every non-blocking command */
+    sf_http *http;
+    sf_reader readers[2];           /* indexed by sf_queue_id */
+    sf_delivery *active;            /* in-flight list */
+    size_t acks_inflight;
+    struct event *ack_ev, *tick_ev, *claim_ev, *drain_ev;
+    int ack_timer_on;
+    int stopping, closing, handed_back, policy_checked;
+    int64_t drain_deadline_us;
+    uint64_t n_delivered, n_retried, n_dlq;
+};
+
+/* worker.c */
+
+/* Adds delivered entry "id" of "r" to the ack batch (flushed at
+ * ACK_BATCH ids or after ACK_DELAY_US). */
+void sf_worker_ack_add(sf_reader *r, const char *id);
+/* Issues the blocking read of "r" if slots are free and none is out. */
+void sf_worker_arm_read(sf_reader *r);
+
+/* delivery.c */
+
+/* Takes one [id, [field, value, ...]] stream entry (borrowed reply) into a
+ * new delivery of "r": decodes it and starts its first step; a malformed
+ * entry goes to the DLQ. */
+void sf_delivery_handle_entry(sf_reader *r, const redisReply *e);
+/* Every entry of an XREADGROUP reply [[stream, [entry, ...]], ...]. */
+void sf_delivery_handle_read_reply(sf_reader *r, const redisReply *rep);
+/* Unlinks and frees "d" (its transfer over or cancelled, no reply
+ * pending); does not re-arm reads. */
+void sf_delivery_free(sf_delivery *d);
+/* Sends every delivery's write that is not on the wire (after a
+ * reconnect, or from the housekeeping tick). */
+void sf_delivery_resend_all(sf_worker *w);
+/* 1 if "r" is a string (or status) reply. */
+int sf_reply_is_str(const redisReply *r);
+/* Arms "ev" to fire in "ms" milliseconds (0 = next loop iteration). */
+void sf_timer_in(struct event *ev, int64_t ms);
+
+#endif
