@@ -18,9 +18,9 @@
 
 typedef struct sf_cmd {
     const char *script; /* one of the sf_lua_* scripts, or NULL: plain */
-    int nkeys;          /* for scripts: how many leading arguments are keys */
+    int nkeys; /* for scripts: how many leading arguments are keys */
     int argc, cap;
-    char **argv;        /* owned copies */
+    char **argv; /* owned copies */
     size_t *len;
 } sf_cmd;
 

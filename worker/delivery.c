@@ -21,7 +21,7 @@
 
 static void start_attempt(sf_delivery *d);
 
-/* ---- deliveries ------------------------------------------------------------ */
+/* ---- deliveries ---------------------------------------------------------- */
 
 static sf_delivery *delivery_new(sf_reader *r, const char *entry_id) {
     sf_worker *w = r->w;
@@ -43,7 +43,10 @@ static sf_delivery *delivery_new(sf_reader *r, const char *entry_id) {
  * reply pending); declared in worker_int.h. */
 void sf_delivery_free(sf_delivery *d) {
     sf_worker *w = d->w;
-    if (d->prev) d->prev->next = d->next; else w->active = d->next;
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        w->active = d->next;
     if (d->next) d->next->prev = d->prev;
     d->r->inflight--;
     sf_message_free(d->msg);
@@ -118,7 +121,8 @@ static void http_done(void *arg, const sf_http_response *res) {
     d->xfer = NULL;
     sf_response_info ri = {0};
     ri.status = res->status;
-    const char *nre = sf_headers_get(&res->headers, "Upstash-NonRetryable-Error");
+    const char *nre =
+        sf_headers_get(&res->headers, "Upstash-NonRetryable-Error");
     ri.non_retryable = nre && strcasecmp(nre, "true") == 0;
     ri.retry_after = sf_headers_get(&res->headers, "Retry-After");
     for (size_t i = 0; i < res->headers.len; i++) {
@@ -184,7 +188,8 @@ static void start_attempt(sf_delivery *d) {
         if (jwt) sf_headers_add(&d->extra, "Upstash-Signature", jwt);
         free(jwt);
     }
-    int64_t timeout = m->timeout_ms > 0 ? m->timeout_ms : w->cfg.default_timeout_ms;
+    int64_t timeout =
+        m->timeout_ms > 0 ? m->timeout_ms : w->cfg.default_timeout_ms;
     if (w->cfg.max_timeout_ms > 0 && timeout > w->cfg.max_timeout_ms)
         timeout = w->cfg.max_timeout_ms;
     if (timeout <= 0) timeout = 30000;
@@ -258,8 +263,8 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
         if (d->cb_retry && rep->type == REDIS_REPLY_INTEGER &&
             rep->integer == 1) {
             sf_cmd_cleanup(&d->cmd);
-            sf_outcome_retry_cmd(&d->cmd, &d->r->keys, d->entry_id,
-                                 d->msg->id, d->next_due_ms, d->next_env.data,
+            sf_outcome_retry_cmd(&d->cmd, &d->r->keys, d->entry_id, d->msg->id,
+                                 d->next_due_ms, d->next_env.data,
                                  d->next_env.len);
             set_cmd(d, SF_WK_RETRY);
         } else {
@@ -276,12 +281,14 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
 
 /* 1 for a string or status reply. */
 int sf_reply_is_str(const redisReply *r) {
-    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+    return r &&
+           (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
 }
 
 /* Sends a stream entry that cannot be delivered to the DLQ ("why"). */
-static void entry_malformed(sf_delivery *d, const redisReply *fv, const char *why,
-                            const char *msg_id, const char *url) {
+static void entry_malformed(sf_delivery *d, const redisReply *fv,
+                            const char *why, const char *msg_id,
+                            const char *url) {
     sf_worker *w = d->w;
     size_t n = fv ? fv->elements : 0;
     const char **f = calloc(n + 1, sizeof(*f));
@@ -306,14 +313,15 @@ static void entry_malformed(sf_delivery *d, const redisReply *fv, const char *wh
 /* Takes one [id, [field, value, ...]] entry of an XREADGROUP/XAUTOCLAIM
  * reply into a new sf_delivery.  The reply is borrowed: everything kept is
  * copied. */
-void sf_delivery_handle_entry(sf_reader *r, const redisReply *e) {
+void sf_delivery_handle_entry(sf_reader *r, const redisReply *e, int held) {
     if (!e || e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
         !sf_reply_is_str(e->element[0]) || e->element[0]->len >= ID_MAX)
         return;
     const char *entry_id = e->element[0]->str;
     const redisReply *fv = e->element[1];
     if (fv->type != REDIS_REPLY_ARRAY) {
-        sf_worker_ack_add(r, entry_id); /* deleted while pending: nothing to deliver */
+        sf_worker_ack_add(
+            r, entry_id); /* deleted while pending: nothing to deliver */
         return;
     }
     sf_delivery *d = delivery_new(r, entry_id);
@@ -321,9 +329,12 @@ void sf_delivery_handle_entry(sf_reader *r, const redisReply *e) {
     for (size_t i = 0; i + 1 < fv->elements; i += 2) {
         const redisReply *k = fv->element[i], *val = fv->element[i + 1];
         if (!sf_reply_is_str(k) || !sf_reply_is_str(val)) continue;
-        if (strcmp(k->str, "v") == 0) v = val;
-        else if (strcmp(k->str, "id") == 0) id = val;
-        else if (strcmp(k->str, "m") == 0) m = val;
+        if (strcmp(k->str, "v") == 0)
+            v = val;
+        else if (strcmp(k->str, "id") == 0)
+            id = val;
+        else if (strcmp(k->str, "m") == 0)
+            m = val;
     }
     char why[300];
     const char *msg_id = id && id->len < 200 ? id->str : NULL;
@@ -365,8 +376,42 @@ void sf_delivery_handle_entry(sf_reader *r, const redisReply *e) {
     memcpy(d->env, m->str, m->len);
     d->env[m->len] = '\0';
     d->env_len = m->len;
-    if (msg->kind == SF_KIND_CALLBACK) {
-        sf_outcome_cb_check_cmd(&d->cmd, r->w->cfg.prefix, msg->dlq_id);
+    if (held)
+        d->held = 1; /* sf_delivery_release() starts it */
+    else
+        sf_delivery_release(d, 0);
+}
+
+/* Starts a decoded delivery, or when "deliveries" exceeds
+ * SF_POISON_DELIVERIES (the entry was reclaimed that often: workers keep
+ * crashing on it) ends it: a message goes to the DLQ, a callback job
+ * counts as a failed callback.  Declared in worker_int.h. */
+void sf_delivery_release(sf_delivery *d, int64_t deliveries) {
+    sf_worker *w = d->w;
+    sf_message *m = d->msg;
+    d->held = 0;
+    if (deliveries > SF_POISON_DELIVERIES) {
+        const char *reason =
+            "worker crashed " SF_POISON_TEXT " times delivering it";
+        sf_warn(
+            "poison_entry queue=%s entry=%s messageId=%s deliveries=%" PRId64,
+            d->r->tag, d->entry_id, m->id, deliveries);
+        sf_cmd_cleanup(&d->cmd);
+        if (m->kind == SF_KIND_CALLBACK) {
+            sf_outcome_cb_result_cmd(&d->cmd, w->cfg.prefix, m, "fail", NULL,
+                                     m->retried + 1, sf_now_ms());
+            d->cb_retry = 0;
+            set_cmd(d, SF_WK_CBRESULT);
+        } else {
+            char dlq_id[80];
+            sf_outcome_dlq_cmd(&d->cmd, w->cfg.prefix, m, d->env, d->env_len,
+                               NULL, reason, sf_now_ms(), dlq_id);
+            set_cmd(d, SF_WK_DLQ);
+        }
+        return;
+    }
+    if (m->kind == SF_KIND_CALLBACK) {
+        sf_outcome_cb_check_cmd(&d->cmd, w->cfg.prefix, m->dlq_id);
         set_cmd(d, SF_WK_CHECK);
     } else {
         start_attempt(d);
@@ -383,7 +428,6 @@ void sf_delivery_handle_read_reply(sf_reader *r, const redisReply *rep) {
             continue;
         const redisReply *entries = st->element[1];
         for (size_t i = 0; i < entries->elements; i++)
-            sf_delivery_handle_entry(r, entries->element[i]);
+            sf_delivery_handle_entry(r, entries->element[i], 0);
     }
 }
-

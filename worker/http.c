@@ -14,42 +14,46 @@
 
 #include "log.h"
 
-#define SF_HTTP_MAX_HEADERS 100          /* response headers kept */
-#define SF_HTTP_MAX_HEADER_BYTES 16384   /* ... and their total size */
+#define SF_HTTP_MAX_HEADERS 100 /* response headers kept */
+#define SF_HTTP_MAX_HEADER_BYTES 16384 /* ... and their total size */
 #define SF_HTTP_CONNECT_TIMEOUT_MS 10000
 
 struct sf_http_transfer {
     sf_http *h;
-    CURL *easy;                 /* owned; reused across transfers */
-    struct curl_slist *hdrs;    /* owned; request headers of this transfer */
+    CURL *easy; /* owned; reused across transfers */
+    struct curl_slist *hdrs; /* owned; request headers of this transfer */
     sf_http_response res;
-    size_t header_bytes;        /* bytes kept in res.headers */
+    size_t header_bytes; /* bytes kept in res.headers */
     sf_http_done_fn *fn;
     void *arg;
     int64_t start_us;
-    sf_http_transfer *next;     /* free list / active list link */
-    sf_http_transfer *prev;     /* active list only */
+    sf_http_transfer *next; /* free list / active list link */
+    sf_http_transfer *prev; /* active list only */
 };
 
 /* One socket curl asked us to watch; owned by curl's socket hash through
  * curl_multi_assign and freed on CURL_POLL_REMOVE. */
 typedef struct sock_watch {
     sf_http *h;
+    short kind; /* EV_READ/EV_WRITE currently watched */
     struct event ev;
 } sock_watch;
 
 struct sf_http {
-    struct event_base *base;  /* borrowed */
+    struct event_base *base; /* borrowed */
     CURLM *multi;
     struct event *timer;
     size_t body_limit;
     size_t active;
     sf_http_transfer *free_list;
-    sf_http_transfer *running;  /* active list, for cancel-all on free */
+    sf_http_transfer *running; /* active list, for cancel-all on free */
 };
 
 static void active_unlink(sf_http *h, sf_http_transfer *t) {
-    if (t->prev) t->prev->next = t->next; else h->running = t->next;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        h->running = t->next;
     if (t->next) t->next->prev = t->prev;
     t->next = t->prev = NULL;
     h->active--;
@@ -100,16 +104,19 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
         }
         return 0;
     }
+    short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+                 ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
     if (!sw) {
         sw = calloc(1, sizeof(*sw));
         if (!sw) return -1;
         sw->h = h;
         curl_multi_assign(h->multi, s, sw);
+    } else if (sw->kind == kind) {
+        return 0; /* unchanged: spare the epoll_ctl calls */
     } else {
         event_del(&sw->ev);
     }
-    short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-                 ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    sw->kind = kind;
     event_assign(&sw->ev, h->base, s, kind, event_cb, sw);
     event_add(&sw->ev, NULL);
     return 0;
@@ -131,7 +138,8 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *arg) {
         t->header_bytes + len > SF_HTTP_MAX_HEADER_BYTES)
         return len;
     const char *v = colon + 1, *end = buf + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
                        end[-1] == '\t'))
         end--;
@@ -204,7 +212,9 @@ static void check_done(sf_http *h) {
     }
 }
 
-sf_http *sf_http_new(struct event_base *base, size_t body_limit, sf_err *err) {
+/* Creates the multi handle and its timer on "base" (see http.h). */
+sf_http *sf_http_new(struct event_base *base, size_t body_limit, long max_conns,
+                     sf_err *err) {
     static int curl_ready;
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -231,6 +241,10 @@ sf_http *sf_http_new(struct event_base *base, size_t body_limit, sf_err *err) {
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    /* A fixed cache size: by default curl keeps 4 x the transfers running
+     * at the moment, so after a lull it closes the connections the next
+     * burst needs again. */
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)max_conns);
     return h;
 }
 
@@ -241,6 +255,8 @@ static void transfer_destroy(sf_http_transfer *t) {
     free(t);
 }
 
+/* Cancels running transfers without callbacks, frees the free list and
+ * the multi handle.  NULL is a no-op. */
 void sf_http_free(sf_http *h) {
     if (!h) return;
     if (h->multi) {
@@ -288,6 +304,8 @@ static struct curl_slist *add_headers(struct curl_slist *list,
     return list;
 }
 
+/* Takes a handle from the free list (or makes one), sets every option of
+ * this request and adds it to the multi handle; see http.h. */
 sf_http_transfer *sf_http_start(sf_http *h, const sf_http_request *req,
                                 sf_http_done_fn *fn, void *arg, sf_err *err) {
     sf_http_transfer *t = h->free_list;
@@ -366,6 +384,7 @@ sf_http_transfer *sf_http_start(sf_http *h, const sf_http_request *req,
     return t;
 }
 
+/* Removes "t" from the multi handle and recycles it; no callback. */
 void sf_http_cancel(sf_http *h, sf_http_transfer *t) {
     if (!t) return;
     curl_multi_remove_handle(h->multi, t->easy);
@@ -373,4 +392,7 @@ void sf_http_cancel(sf_http *h, sf_http_transfer *t) {
     transfer_recycle(h, t);
 }
 
-size_t sf_http_active(const sf_http *h) { return h->active; }
+/* Transfers running now. */
+size_t sf_http_active(const sf_http *h) {
+    return h->active;
+}

@@ -27,24 +27,24 @@ typedef struct sf_http_transfer sf_http_transfer;
 
 /* What one attempt produced. */
 typedef struct sf_http_response {
-    int status;            /* HTTP status; 0 = no response (see error) */
-    char error[128];       /* "" or the transport error ("timeout", ...) */
-    sf_headers headers;    /* response headers, names as received */
-    sf_buf body;           /* at most the body limit of the sf_http */
-    int body_truncated;    /* 1 when the body was longer than the limit */
+    int status; /* HTTP status; 0 = no response (see error) */
+    char error[128]; /* "" or the transport error ("timeout", ...) */
+    sf_headers headers; /* response headers, names as received */
+    sf_buf body; /* at most the body limit of the sf_http */
+    int body_truncated; /* 1 when the body was longer than the limit */
     int64_t latency_ms;
 } sf_http_response;
 
 /* One request.  Every pointer is borrowed and must stay valid until the
  * transfer completes or is cancelled (the body is not copied). */
 typedef struct sf_http_request {
-    const char *method;          /* "POST", "GET", ... */
+    const char *method; /* "POST", "GET", ... */
     const char *url;
-    const sf_headers *headers;   /* sent as-is (lines with CR/LF skipped) */
-    const sf_headers *extra;     /* more headers (Upstash-*), may be NULL */
+    const sf_headers *headers; /* sent as-is (lines with CR/LF skipped) */
+    const sf_headers *extra; /* more headers (Upstash-*), may be NULL */
     const unsigned char *body;
     size_t body_len;
-    int64_t timeout_ms;          /* whole-attempt timeout, > 0 */
+    int64_t timeout_ms; /* whole-attempt timeout, > 0 */
 } sf_http_request;
 
 /* Called once per finished (not cancelled) transfer with "arg" from
@@ -52,8 +52,10 @@ typedef struct sf_http_request {
 typedef void sf_http_done_fn(void *arg, const sf_http_response *res);
 
 /* Creates the client on "base"; response bodies are kept up to
- * "body_limit" bytes.  Returns NULL with "err" filled on failure. */
-sf_http *sf_http_new(struct event_base *base, size_t body_limit, sf_err *err);
+ * "body_limit" bytes; up to "max_conns" idle keep-alive connections are
+ * cached.  Returns NULL with "err" filled on failure. */
+sf_http *sf_http_new(struct event_base *base, size_t body_limit, long max_conns,
+                     sf_err *err);
 /* Cancels every transfer (no callbacks) and frees.  NULL is a no-op. */
 void sf_http_free(sf_http *h);
 

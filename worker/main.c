@@ -42,13 +42,20 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (sf_log_set_level(cfg.log_level) != 0) {
-        fprintf(stderr, "stepflow-worker: unknown log level %s\n", cfg.log_level);
+        fprintf(stderr, "stepflow-worker: unknown log level %s\n",
+                cfg.log_level);
         return 2;
     }
     sf_log_hook_libevent();
     signal(SIGPIPE, SIG_IGN);
 
-    struct event_base *base = event_base_new();
+    /* The changelist folds a delete + add of one fd within a loop
+     * iteration into one epoll_ctl (curl switches sockets between read and
+     * write interest on every request). */
+    struct event_config *ecfg = event_config_new();
+    if (ecfg) event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = ecfg ? event_base_new_with_config(ecfg) : NULL;
+    if (ecfg) event_config_free(ecfg);
     if (!base) {
         fprintf(stderr, "stepflow-worker: cannot create the event loop\n");
         return 1;

@@ -19,6 +19,7 @@ static char *xstrdup(const char *s) {
     return d;
 }
 
+/* "dlq_" + the hex part of "msg_<hex>" (see outcome.h). */
 void sf_dlq_id_for(const char *msg_id, char *out, size_t out_size) {
     const char *src = msg_id ? msg_id : "";
     if (strncmp(src, "msg_", 4) == 0) src += 4;
@@ -66,8 +67,12 @@ static char *dump(json_t *j) {
     return s ? s : xstrdup("null");
 }
 
-char *sf_headers_json(const sf_headers *h) { return dump(headers_obj(h)); }
+/* {"Name": [values]} of "h"; malloc'd. */
+char *sf_headers_json(const sf_headers *h) {
+    return dump(headers_obj(h));
+}
 
+/* The attempt history of "m" as JSON; malloc'd. */
 char *sf_attempts_json(const sf_message *m) {
     json_t *a = json_array();
     for (size_t i = 0; i < m->attempts_len; i++) {
@@ -111,9 +116,9 @@ static char *callback_body(const sf_message *m, const char *dlq_id,
     const char *ip = m->caller_ip ? m->caller_ip : "";
     json_object_set_new(o, "callerIP", json_bytes(ip, strlen(ip)));
     if (m->workflow_run_id) {
-        json_object_set_new(o, "workflowRunId",
-                            json_bytes(m->workflow_run_id,
-                                       strlen(m->workflow_run_id)));
+        json_object_set_new(
+            o, "workflowRunId",
+            json_bytes(m->workflow_run_id, strlen(m->workflow_run_id)));
         json_object_set_new(o, "workflowCreatedAt",
                             json_integer(m->workflow_created_ms));
     }
@@ -122,6 +127,7 @@ static char *callback_body(const sf_message *m, const char *dlq_id,
     return dump(o);
 }
 
+/* The failure-callback job of "m" (see outcome.h); caller frees. */
 sf_message *sf_callback_job_new(const sf_message *m, const char *dlq_id,
                                 const sf_http_response *res, int64_t now_ms) {
     if (!m->failure_callback || !*m->failure_callback) return NULL;
@@ -138,13 +144,16 @@ sf_message *sf_callback_job_new(const sf_message *m, const char *dlq_id,
         if (strcasecmp(h->name, "Content-Type") == 0) has_ctype = 1;
         sf_headers_add(&cb->headers, h->name, h->value ? h->value : "");
     }
-    if (!has_ctype) sf_headers_add(&cb->headers, "Content-Type", "application/json");
+    if (!has_ctype)
+        sf_headers_add(&cb->headers, "Content-Type", "application/json");
     char *body = callback_body(m, dlq_id, res);
     cb->body = (unsigned char *)body;
     cb->body_len = strlen(body);
-    cb->max_retries = m->cb_max_retries >= 0 ? m->cb_max_retries : m->max_retries;
+    cb->max_retries =
+        m->cb_max_retries >= 0 ? m->cb_max_retries : m->max_retries;
     cb->retried = 0;
-    cb->retry_delay = xstrdup(m->cb_retry_delay ? m->cb_retry_delay : m->retry_delay);
+    cb->retry_delay =
+        xstrdup(m->cb_retry_delay ? m->cb_retry_delay : m->retry_delay);
     cb->timeout_ms = m->cb_timeout_ms > 0 ? m->cb_timeout_ms : m->timeout_ms;
     cb->created_ms = now_ms;
     cb->label = xstrdup(m->label);
@@ -190,6 +199,7 @@ static void finish_entry(sf_cmd *c) {
     c->len[3] = (size_t)len;
 }
 
+/* dlq_add.lua: entry fields, then the callback job's stream fields. */
 void sf_outcome_dlq_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
                         const void *env, size_t env_len,
                         const sf_http_response *res, const char *reason,
@@ -259,14 +269,16 @@ void sf_outcome_dlq_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
 static json_t *raw_value(const char *p, size_t n) {
     size_t cut = n > SF_RAW_VALUE_LIMIT ? SF_RAW_VALUE_LIMIT : n;
     if (cut < n)
-        for (int i = 0; i < 3 && cut > 0 && !sf_utf8_valid(p, cut); i++) cut--;
+        for (int i = 0; i < 3 && cut > 0 && !sf_utf8_valid(p, cut); i++)
+            cut--;
     return json_bytes(p, cut); /* base64 when still not UTF-8 */
 }
 
+/* dlq_add.lua for an undeliverable stream entry (see outcome.h). */
 void sf_outcome_malformed_cmd(sf_cmd *c, const char *prefix,
                               const char *queue_tag, const char *entry_id,
-                              const char **fields, const size_t *lens,
-                              size_t n, const char *msg_id, const char *url,
+                              const char **fields, const size_t *lens, size_t n,
+                              const char *msg_id, const char *url,
                               const char *why, int64_t now_ms) {
     char dlq_id[96];
     char tail[64];
@@ -278,7 +290,8 @@ void sf_outcome_malformed_cmd(sf_cmd *c, const char *prefix,
         size_t nl = lens[i] < sizeof(name) - 1 ? lens[i] : sizeof(name) - 1;
         memcpy(name, fields[i], nl);
         name[nl] = '\0';
-        if (!sf_utf8_valid(name, nl)) snprintf(name, sizeof(name), "field%zu", i / 2);
+        if (!sf_utf8_valid(name, nl))
+            snprintf(name, sizeof(name), "field%zu", i / 2);
         json_object_set_new(raw, name, raw_value(fields[i + 1], lens[i + 1]));
     }
     char *raw_s = dump(raw);
@@ -301,6 +314,8 @@ void sf_outcome_malformed_cmd(sf_cmd *c, const char *prefix,
     free(raw_s);
 }
 
+/* queue_retry.lua: KEYS stream delayed payload; ARGV group entryId
+ * msgId due_ms envelope. */
 void sf_outcome_retry_cmd(sf_cmd *c, const sf_queue_keys *k,
                           const char *entry_id, const char *msg_id,
                           int64_t due_ms, const void *env, size_t env_len) {
@@ -315,6 +330,7 @@ void sf_outcome_retry_cmd(sf_cmd *c, const sf_queue_keys *k,
     sf_cmd_add(c, env, env_len);
 }
 
+/* The HMGET that tells whether a callback job is still live. */
 void sf_outcome_cb_check_cmd(sf_cmd *c, const char *prefix,
                              const char *dlq_id) {
     char key[SF_KEY_MAX];
@@ -327,6 +343,8 @@ void sf_outcome_cb_check_cmd(sf_cmd *c, const char *prefix,
     sf_cmd_adds(c, "callbackGen");
 }
 
+/* cb_result.lua: KEYS entry events; ARGV dlqId gen outcome status
+ * headerJSON body retried now_ms. */
 void sf_outcome_cb_result_cmd(sf_cmd *c, const char *prefix,
                               const sf_message *job, const char *outcome,
                               const sf_http_response *res, int retried,

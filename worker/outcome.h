@@ -60,8 +60,8 @@ void sf_outcome_dlq_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
  * id is derived from "queue_tag" ("msg"/"cb") and the stream entry id. */
 void sf_outcome_malformed_cmd(sf_cmd *c, const char *prefix,
                               const char *queue_tag, const char *entry_id,
-                              const char **fields, const size_t *lens,
-                              size_t n, const char *msg_id, const char *url,
+                              const char **fields, const size_t *lens, size_t n,
+                              const char *msg_id, const char *url,
                               const char *why, int64_t now_ms);
 
 /* queue_retry.lua on queue "k" for entry "entry_id": park "env" (the
@@ -71,8 +71,7 @@ void sf_outcome_retry_cmd(sf_cmd *c, const sf_queue_keys *k,
                           int64_t due_ms, const void *env, size_t env_len);
 
 /* HMGET P:{dlq}:entry:<dlq_id> callbackState callbackGen */
-void sf_outcome_cb_check_cmd(sf_cmd *c, const char *prefix,
-                             const char *dlq_id);
+void sf_outcome_cb_check_cmd(sf_cmd *c, const char *prefix, const char *dlq_id);
 
 /* cb_result.lua for callback job "job" after an attempt with "res";
  * "outcome" is "success", "retry" or "fail"; "retried" is the number of

@@ -13,12 +13,13 @@
 
 static void flush_acks(sf_reader *r);
 
-/* ---- timers ------------------------------------------------------------ */
+/* ---- timers -------------------------------------------------------------- */
 
 /* Arms "ev" in "ms" milliseconds (declared in worker_int.h). */
 void sf_timer_in(struct event *ev, int64_t ms) {
     if (ms < 0) ms = 0;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    struct timeval tv = {(time_t)(ms / 1000),
+                         (suseconds_t)((ms % 1000) * 1000)};
     evtimer_add(ev, &tv);
 }
 
@@ -58,7 +59,8 @@ static void ack_cb(redisAsyncContext *c, void *reply, void *privdata) {
     r->w->acks_inflight--;
     if (a->failed && !r->w->closing) {
         /* Put them back: XACK/XDEL are idempotent, resend later. */
-        for (size_t i = 0; i < a->n; i++) sf_worker_ack_add(r, a->ids[i]);
+        for (size_t i = 0; i < a->n; i++)
+            sf_worker_ack_add(r, a->ids[i]);
     }
     free(a->ids);
     free(a);
@@ -81,8 +83,10 @@ static void flush_acks(sf_reader *r) {
         argv[0] = "XACK";
         argv[1] = r->keys.stream;
         argv[2] = SF_GROUP_WORKERS;
-        for (size_t i = 0; i < n; i++) argv[3 + i] = a->ids[i];
-        for (size_t i = 0; i < n + 3; i++) lens[i] = strlen(argv[i]);
+        for (size_t i = 0; i < n; i++)
+            argv[3 + i] = a->ids[i];
+        for (size_t i = 0; i < n + 3; i++)
+            lens[i] = strlen(argv[i]);
         a->refs = 2;
         if (sf_rconn_command(w->main, ack_cb, a, (int)n + 3, argv, lens) !=
             SF_OK) {
@@ -125,7 +129,8 @@ static void handback_cb(redisAsyncContext *c, void *reply, void *privdata) {
     if (r->w->closing || !rep) return; /* resent after the reconnect */
     if (rep->type == REDIS_REPLY_ERROR)
         sf_warn("handback_error queue=%s err=\"%s\" note=\"entries will be "
-                "reclaimed\"", r->tag, rep->str);
+                "reclaimed\"",
+                r->tag, rep->str);
     r->handback_pending = 0;
 }
 
@@ -140,7 +145,7 @@ static void resend_all(sf_worker *w) {
     }
 }
 
-/* ---- reading --------------------------------------------------------------- */
+/* ---- reading ------------------------------------------------------------- */
 
 static int free_slots(const sf_reader *r) {
     return r->budget - r->inflight - r->reserved;
@@ -153,7 +158,8 @@ static void read_cb(redisAsyncContext *c, void *reply, void *privdata) {
     r->reading = 0;
     r->reserved -= r->read_count;
     r->read_count = 0;
-    if (r->w->closing || !rep) return; /* down: sf_worker_arm_read() after reconnect */
+    if (r->w->closing || !rep)
+        return; /* down: sf_worker_arm_read() after reconnect */
     if (rep->type == REDIS_REPLY_ERROR) {
         sf_warn("read_error queue=%s err=\"%s\"", r->tag, rep->str);
         if (strncmp(rep->str, "NOGROUP", 7) == 0) {
@@ -186,11 +192,12 @@ void sf_worker_arm_read(sf_reader *r) {
     int count = free < max ? free : max;
     char cnt[16];
     snprintf(cnt, sizeof(cnt), "%d", count);
-    const char *argv[] = {"XREADGROUP", "GROUP", SF_GROUP_WORKERS,
-                          w->cfg.consumer, "COUNT", cnt, "BLOCK", "1000",
-                          "STREAMS", r->keys.stream, ">"};
+    const char *argv[] = {
+        "XREADGROUP", "GROUP", SF_GROUP_WORKERS, w->cfg.consumer, "COUNT", cnt,
+        "BLOCK",      "1000",  "STREAMS",        r->keys.stream,  ">"};
     size_t lens[11];
-    for (int i = 0; i < 11; i++) lens[i] = strlen(argv[i]);
+    for (int i = 0; i < 11; i++)
+        lens[i] = strlen(argv[i]);
     if (sf_rconn_command(r->conn, read_cb, r, 11, argv, lens) != SF_OK) return;
     r->reading = 1;
     r->read_count = count;
@@ -214,7 +221,7 @@ static void reader_state_cb(sf_rconn *c, int up, void *arg) {
     sf_worker_arm_read(r);
 }
 
-/* ---- delayed set -> stream ------------------------------------------------ */
+/* ---- delayed set -> stream ----------------------------------------------- */
 
 static void move_cb(redisAsyncContext *c, void *reply, void *privdata) {
     (void)c;
@@ -226,7 +233,8 @@ static void move_cb(redisAsyncContext *c, void *reply, void *privdata) {
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
         rep->element[0]->type == REDIS_REPLY_INTEGER &&
         rep->element[1]->type == REDIS_REPLY_INTEGER) {
-        int64_t moved = rep->element[0]->integer, due = rep->element[1]->integer;
+        int64_t moved = rep->element[0]->integer,
+                due = rep->element[1]->integer;
         if (moved >= MOVE_LIMIT) {
             next = 0;
         } else if (due >= 0) {
@@ -249,18 +257,66 @@ static void move_timer_cb(evutil_socket_t fd, short what, void *arg) {
     snprintf(now, sizeof(now), "%" PRId64, sf_now_ms());
     char lim[16];
     snprintf(lim, sizeof(lim), "%d", MOVE_LIMIT);
-    const char *argv[] = {r->keys.delayed, r->keys.payload, r->keys.stream,
-                          now, lim};
+    const char *argv[] = {r->keys.delayed, r->keys.payload, r->keys.stream, now,
+                          lim};
     size_t lens[5];
-    for (int i = 0; i < 5; i++) lens[i] = strlen(argv[i]);
-    if (sf_rconn_evalsha(w->main, sf_lua_queue_move_due, move_cb, r, 3, 5,
-                         argv, lens) == SF_OK)
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    if (sf_rconn_evalsha(w->main, sf_lua_queue_move_due, move_cb, r, 3, 5, argv,
+                         lens) == SF_OK)
         r->moving = 1;
     else
         sf_timer_in(r->move_ev, MOVE_IDLE_MS);
 }
 
-/* ---- crash recovery ---------------------------------------------------------- */
+/* ---- crash recovery ------------------------------------------------------ */
+
+/* Starts the held (reclaimed) deliveries of "r"; "rep" is an XPENDING
+ * reply [[id, consumer, idle, deliveries], ...] or NULL (counts unknown:
+ * start them all). */
+static void release_held(sf_reader *r, const redisReply *rep) {
+    sf_worker *w = r->w;
+    size_t n = 0;
+    for (sf_delivery *d = w->active; d; d = d->next)
+        if (d->r == r && d->held) n++;
+    if (n == 0) return;
+    sf_delivery **held = malloc(n * sizeof(*held));
+    sf_assert(held);
+    n = 0;
+    for (sf_delivery *d = w->active; d; d = d->next)
+        if (d->r == r && d->held) held[n++] = d;
+    /* Each release may free that delivery (and only that one). */
+    for (size_t i = 0;
+         rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+        const redisReply *row = rep->element[i];
+        if (row->type != REDIS_REPLY_ARRAY || row->elements < 4 ||
+            !sf_reply_is_str(row->element[0]) ||
+            row->element[3]->type != REDIS_REPLY_INTEGER)
+            continue;
+        for (size_t k = 0; k < n; k++) {
+            if (held[k] &&
+                strcmp(held[k]->entry_id, row->element[0]->str) == 0) {
+                sf_delivery *d = held[k];
+                held[k] = NULL;
+                sf_delivery_release(d, row->element[3]->integer);
+                break;
+            }
+        }
+    }
+    for (size_t k = 0; k < n; k++)
+        if (held[k]) sf_delivery_release(held[k], 0);
+    free(held);
+}
+
+static void pending_cb(redisAsyncContext *c, void *reply, void *privdata) {
+    (void)c;
+    sf_reader *r = privdata;
+    redisReply *rep = reply;
+    r->claiming = 0;
+    if (r->w->closing) return;
+    release_held(r, rep && rep->type == REDIS_REPLY_ARRAY ? rep : NULL);
+    if (strcmp(r->claim_cursor, "0-0") != 0) sf_timer_in(r->w->claim_ev, 10);
+}
 
 static void claim_cb(redisAsyncContext *c, void *reply, void *privdata) {
     (void)c;
@@ -277,18 +333,44 @@ static void claim_cb(redisAsyncContext *c, void *reply, void *privdata) {
     }
     /* [next-cursor, [entry, ...], [deleted id, ...]] */
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
-        !sf_reply_is_str(rep->element[0]) || rep->element[1]->type != REDIS_REPLY_ARRAY)
+        !sf_reply_is_str(rep->element[0]) ||
+        rep->element[1]->type != REDIS_REPLY_ARRAY)
         return;
     const redisReply *entries = rep->element[1];
     if (entries->elements > 0)
         sf_info("reclaimed queue=%s entries=%zu", r->tag, entries->elements);
-    for (size_t i = 0; i < entries->elements; i++)
-        sf_delivery_handle_entry(r, entries->element[i]);
+    const char *first = NULL, *last = NULL;
+    for (size_t i = 0; i < entries->elements; i++) {
+        const redisReply *e = entries->element[i];
+        sf_delivery_handle_entry(r, e, 1);
+        if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 &&
+            sf_reply_is_str(e->element[0])) {
+            if (!first) first = e->element[0]->str;
+            last = e->element[0]->str;
+        }
+    }
     snprintf(r->claim_cursor, sizeof(r->claim_cursor), "%s",
              rep->element[0]->len < ID_MAX ? rep->element[0]->str : "0-0");
     /* More to scan and room for it: continue soon instead of next period. */
     if (strcmp(r->claim_cursor, "0-0") != 0 && entries->elements > 0)
         sf_timer_in(r->w->claim_ev, 10);
+    if (!first) return;
+    /* How often was each delivered?  The held deliveries start (or go to
+     * the DLQ as poison) when this answers; the claim stays "in progress"
+     * until then.
+     * XPENDING <stream> workers <first> <last> <n> <consumer> */
+    char cnt[32];
+    snprintf(cnt, sizeof(cnt), "%zu", entries->elements);
+    const char *argv[] = {
+        "XPENDING", r->keys.stream,    SF_GROUP_WORKERS, first, last,
+        cnt,        r->w->cfg.consumer};
+    size_t lens[7];
+    for (int i = 0; i < 7; i++)
+        lens[i] = strlen(argv[i]);
+    if (sf_rconn_command(r->w->main, pending_cb, r, 7, argv, lens) == SF_OK)
+        r->claiming = 1;
+    else
+        release_held(r, NULL);
 }
 
 /* XAUTOCLAIM <stream> workers <consumer> <idle> <cursor> COUNT <n> */
@@ -304,10 +386,12 @@ static void claim(sf_reader *r) {
     snprintf(idle, sizeof(idle), "%" PRId64, w->cfg.claim_idle_ms);
     snprintf(cnt, sizeof(cnt), "%d", free);
     if (!r->claim_cursor[0]) snprintf(r->claim_cursor, ID_MAX, "0-0");
-    const char *argv[] = {"XAUTOCLAIM", r->keys.stream, SF_GROUP_WORKERS,
-                          w->cfg.consumer, idle, r->claim_cursor, "COUNT", cnt};
+    const char *argv[] = {
+        "XAUTOCLAIM", r->keys.stream,  SF_GROUP_WORKERS, w->cfg.consumer,
+        idle,         r->claim_cursor, "COUNT",          cnt};
     size_t lens[8];
-    for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
+    for (int i = 0; i < 8; i++)
+        lens[i] = strlen(argv[i]);
     if (sf_rconn_command(w->main, claim_cb, r, 8, argv, lens) != SF_OK) return;
     r->claiming = 1;
     r->claim_count = free;
@@ -317,9 +401,10 @@ static void claim(sf_reader *r) {
 /* Resets the idle time of entries this worker has held for a while, so a
  * long sf_delivery is not reclaimed by a peer:
  * XCLAIM <stream> workers <consumer> 0 <id> ... JUSTID */
-static void keepalive(sf_reader *r) {
+static void keepalive(sf_reader *r, int all) {
     sf_worker *w = r->w;
-    int64_t now = sf_mono_us(), limit = w->cfg.claim_idle_ms * 1000 / 3;
+    int64_t now = sf_mono_us();
+    int64_t limit = all ? 0 : w->cfg.claim_idle_ms * 1000 / 3;
     const char *argv[KEEPALIVE_BATCH + 6];
     size_t lens[KEEPALIVE_BATCH + 6];
     int n = 0;
@@ -337,7 +422,8 @@ static void keepalive(sf_reader *r) {
         argv[3] = w->cfg.consumer;
         argv[4] = "0";
         argv[5 + n] = "JUSTID";
-        for (int i = 0; i < n + 6; i++) lens[i] = strlen(argv[i]);
+        for (int i = 0; i < n + 6; i++)
+            lens[i] = strlen(argv[i]);
         sf_rconn_command(w->main, NULL, NULL, n + 6, argv, lens);
         n = 0;
     }
@@ -348,7 +434,7 @@ static void claim_timer_cb(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     sf_worker *w = arg;
     for (int q = 0; q < 2; q++) {
-        keepalive(&w->readers[q]);
+        keepalive(&w->readers[q], 0);
         if (!w->stopping) claim(&w->readers[q]);
     }
     int64_t period = w->cfg.claim_idle_ms / 4;
@@ -378,6 +464,10 @@ static void main_state_cb(sf_rconn *c, int up, void *arg) {
     if (!up) return;
     if (!w->policy_checked)
         sf_rconn_commandf(c, policy_cb, w, "CONFIG GET maxmemory-policy");
+    /* While the link was down the entries we hold kept aging on the
+     * server: reset their idle time before a peer's XAUTOCLAIM sees it. */
+    for (int q = 0; q < 2; q++)
+        keepalive(&w->readers[q], 1);
     resend_all(w);
 }
 
@@ -386,11 +476,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     sf_worker *w = arg;
     if (sf_rconn_is_up(w->main)) resend_all(w);
-    for (int q = 0; q < 2; q++) sf_worker_arm_read(&w->readers[q]);
+    for (int q = 0; q < 2; q++)
+        sf_worker_arm_read(&w->readers[q]);
     sf_timer_in(w->tick_ev, TICK_MS);
 }
 
-/* ---- drain ------------------------------------------------------------------- */
+/* ---- drain --------------------------------------------------------------- */
 
 /* At the end of the grace period: cancel the HTTP attempts still running
  * and give their entries back to the stream (queue_handback.lua). */
@@ -406,7 +497,7 @@ static void hand_back(sf_worker *w) {
     sf_delivery *d = w->active;
     while (d) {
         sf_delivery *next = d->next;
-        if (d->xfer || (d->wk == SF_WK_CHECK && !d->cmd_sent)) {
+        if (d->xfer || d->held || (d->wk == SF_WK_CHECK && !d->cmd_sent)) {
             if (d->xfer) sf_http_cancel(w->http, d->xfer);
             d->xfer = NULL;
             sf_cmd_adds(&d->r->handback, d->entry_id);
@@ -435,30 +526,36 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     sf_worker *w = arg;
     int64_t now = sf_mono_us();
-    for (int q = 0; q < 2; q++) flush_acks(&w->readers[q]);
+    for (int q = 0; q < 2; q++)
+        flush_acks(&w->readers[q]);
     if (drained(w)) {
         sf_info("drained delivered=%" PRIu64 " retried=%" PRIu64
-                " dlq=%" PRIu64, w->n_delivered, w->n_retried, w->n_dlq);
+                " dlq=%" PRIu64,
+                w->n_delivered, w->n_retried, w->n_dlq);
         event_base_loopbreak(w->base);
         return;
     }
     if (!w->handed_back && now >= w->drain_deadline_us) hand_back(w);
     if (now >= w->drain_deadline_us + DRAIN_EXTRA_MS * 1000) {
         size_t left = 0;
-        for (sf_delivery *d = w->active; d; d = d->next) left++;
+        for (sf_delivery *d = w->active; d; d = d->next)
+            left++;
         sf_warn("drain_timeout left=%zu note=\"pending entries will be "
-                "reclaimed by other workers\"", left);
+                "reclaimed by other workers\"",
+                left);
         event_base_loopbreak(w->base);
         return;
     }
     sf_timer_in(w->drain_ev, DRAIN_POLL_MS);
 }
 
+/* First signal: stop reading and start the drain timer (worker.h). */
 void sf_worker_stop(sf_worker *w) {
     if (w->stopping) return;
     w->stopping = 1;
     size_t n = 0;
-    for (sf_delivery *d = w->active; d; d = d->next) n++;
+    for (sf_delivery *d = w->active; d; d = d->next)
+        n++;
     sf_info("drain_start inflight=%zu grace_ms=%" PRId64, n, w->cfg.drain_ms);
     w->drain_deadline_us = sf_mono_us() + w->cfg.drain_ms * 1000;
     /* Closing the read connections ends their blocking XREADGROUP. */
@@ -472,7 +569,7 @@ void sf_worker_stop(sf_worker *w) {
     sf_timer_in(w->drain_ev, 0);
 }
 
-/* ---- lifecycle ----------------------------------------------------------------- */
+/* ---- lifecycle ----------------------------------------------------------- */
 
 static void reader_init(sf_worker *w, sf_queue_id q) {
     sf_reader *r = &w->readers[q];
@@ -496,6 +593,7 @@ static void reader_init(sf_worker *w, sf_queue_id q) {
     sf_timer_in(r->move_ev, 0);
 }
 
+/* Builds the worker and starts its connections and timers (worker.h). */
 sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
                          sf_err *err) {
     sf_worker *w = calloc(1, sizeof(*w));
@@ -505,8 +603,10 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     }
     w->cfg = *cfg;
     w->base = base;
-    w->http = sf_http_new(base, cfg->dlq_body_limit > 0
-                                    ? (size_t)cfg->dlq_body_limit : 65536, err);
+    size_t body_limit =
+        cfg->dlq_body_limit > 0 ? (size_t)cfg->dlq_body_limit : 65536;
+    long max_conns = cfg->concurrency > 0 ? 2L * cfg->concurrency + 64 : 1064;
+    w->http = sf_http_new(base, body_limit, max_conns, err);
     if (!w->http) {
         free(w);
         return NULL;
@@ -516,8 +616,8 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     w->claim_ev = evtimer_new(base, claim_timer_cb, w);
     w->drain_ev = evtimer_new(base, drain_cb, w);
     sf_assert(w->ack_ev && w->tick_ev && w->claim_ev && w->drain_ev);
-    w->main = sf_rconn_new(base, &cfg->redis, "stepflow-worker", main_state_cb,
-                           w);
+    w->main =
+        sf_rconn_new(base, &cfg->redis, "stepflow-worker", main_state_cb, w);
     reader_init(w, SF_QUEUE_MSG);
     reader_init(w, SF_QUEUE_CALLBACK);
     sf_timer_in(w->tick_ev, TICK_MS);
@@ -528,6 +628,7 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     return w;
 }
 
+/* Drops connections, transfers and deliveries (worker.h). */
 void sf_worker_free(sf_worker *w) {
     if (!w) return;
     w->closing = 1;
@@ -557,4 +658,3 @@ void sf_worker_free(sf_worker *w) {
     event_free(w->drain_ev);
     free(w);
 }
-

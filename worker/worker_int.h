@@ -18,24 +18,26 @@
 #include "rconn.h"
 #include "worker.h"
 
-#define ID_MAX 48            /* a stream entry id: "<ms>-<seq>" + NUL */
-#define ACK_BATCH 128        /* ids per XACK/XDEL */
-#define ACK_DELAY_US 1000    /* flush a partial batch after 1 ms */
-#define READ_MAX 1000        /* entries per XREADGROUP */
+#define ID_MAX 48 /* a stream entry id: "<ms>-<seq>" + NUL */
+#define ACK_BATCH 128 /* ids per XACK/XDEL */
+#define ACK_DELAY_US 1000 /* flush a partial batch after 1 ms */
+#define READ_MAX 1000 /* entries per XREADGROUP */
 #define CB_READ_MAX 64
-#define MOVE_LIMIT 1000      /* ids per queue_move_due.lua call */
-#define MOVE_IDLE_MS 100     /* mover period when nothing is due soon */
-#define TICK_MS 1000         /* housekeeping: resend stalled writes */
+#define MOVE_LIMIT 1000 /* ids per queue_move_due.lua call */
+#define MOVE_IDLE_MS 100 /* mover period when nothing is due soon */
+#define TICK_MS 1000 /* housekeeping: resend stalled writes */
 #define DRAIN_POLL_MS 20
-#define DRAIN_EXTRA_MS 5000  /* after the grace: time to write the rest */
-#define KEEPALIVE_BATCH 512  /* ids per XCLAIM ... JUSTID */
-#define CLAIM_MAX 100        /* entries per XAUTOCLAIM */
+#define DRAIN_EXTRA_MS 5000 /* after the grace: time to write the rest */
+#define KEEPALIVE_BATCH 512 /* ids per XCLAIM ... JUSTID */
+#define CLAIM_MAX 100 /* entries per XAUTOCLAIM */
+#define SF_POISON_DELIVERIES 10 /* reclaimed more often: DLQ, not again */
+#define SF_POISON_TEXT "10"
 
 typedef enum sf_write_kind {
     SF_WK_NONE = 0,
-    SF_WK_CHECK,    /* HMGET callback state before a callback attempt */
-    SF_WK_RETRY,    /* queue_retry.lua */
-    SF_WK_DLQ,      /* dlq_add.lua, then ack */
+    SF_WK_CHECK, /* HMGET callback state before a callback attempt */
+    SF_WK_RETRY, /* queue_retry.lua */
+    SF_WK_DLQ, /* dlq_add.lua, then ack */
     SF_WK_CBRESULT, /* cb_result.lua, then retry or ack */
 } sf_write_kind;
 
@@ -43,34 +45,36 @@ typedef struct sf_reader sf_reader;
 
 typedef struct sf_delivery {
     sf_worker *w;
-    sf_reader *r;                /* the queue it came from */
+    sf_reader *r; /* the queue it came from */
     struct sf_delivery *prev, *next; /* in-flight list */
     char entry_id[ID_MAX];
-    sf_message *msg;             /* owned; NULL for a malformed entry */
-    char *env;                   /* owned copy of the stream field m */
+    sf_message *msg; /* owned; NULL for a malformed entry */
+    char *env; /* owned copy of the stream field m */
     size_t env_len;
-    int64_t touch_us;            /* last time the entry's idle was reset */
-    int64_t attempt_ms;          /* wall clock at the attempt's start */
-    sf_headers extra;            /* Upstash-* headers of the attempt */
-    sf_http_transfer *xfer;      /* while the HTTP attempt runs */
-    sf_cmd cmd;                  /* the write it waits for (wk != NONE) */
+    int64_t touch_us; /* last time the entry's idle was reset */
+    int64_t attempt_ms; /* wall clock at the attempt's start */
+    sf_headers extra; /* Upstash-* headers of the attempt */
+    sf_http_transfer *xfer; /* while the HTTP attempt runs */
+    sf_cmd cmd; /* the write it waits for (wk != NONE) */
     sf_write_kind wk;
-    int cmd_sent;                /* cmd sent, reply not yet seen */
-    sf_buf next_env;             /* callback retry: the envelope to park */
+    int cmd_sent; /* cmd sent, reply not yet seen */
+    sf_buf next_env; /* callback retry: the envelope to park */
     int64_t next_due_ms;
-    int cb_retry;                /* cb_result said retry: schedule it */
+    int cb_retry; /* cb_result said retry: schedule it */
+    int held; /* reclaimed, waiting for its delivery
+                                    count (XPENDING) before it starts */
 } sf_delivery;
 
 /* One queue: its blocking sf_reader connection and its timers. */
 struct sf_reader {
     sf_worker *w;
     sf_queue_id q;
-    const char *tag;             /* "msg" / "cb", for logs and DLQ ids */
+    const char *tag; /* "msg" / "cb", for logs and DLQ ids */
     sf_queue_keys keys;
-    sf_rconn *conn;              /* the blocking XREADGROUP connection */
-    int budget;                  /* in-flight slots of this queue */
-    int inflight;                /* deliveries alive */
-    int reserved;                /* slots asked for by outstanding reads */
+    sf_rconn *conn; /* the blocking XREADGROUP connection */
+    int budget; /* in-flight slots of this queue */
+    int inflight; /* deliveries alive */
+    int reserved; /* slots asked for by outstanding reads */
     int reading, read_count;
     int claiming, claim_count;
     char claim_cursor[ID_MAX];
@@ -95,11 +99,11 @@ typedef struct ack_req {
 
 struct sf_worker {
     sf_config cfg;
-    struct event_base *base;     /* borrowed */
-    sf_rconn *main;              /* every non-blocking command */
+    struct event_base *base; /* borrowed */
+    sf_rconn *main; /* every non-blocking command */
     sf_http *http;
-    sf_reader readers[2];           /* indexed by sf_queue_id */
-    sf_delivery *active;            /* in-flight list */
+    sf_reader readers[2]; /* indexed by sf_queue_id */
+    sf_delivery *active; /* in-flight list */
     size_t acks_inflight;
     struct event *ack_ev, *tick_ev, *claim_ev, *drain_ev;
     int ack_timer_on;
@@ -119,9 +123,13 @@ void sf_worker_arm_read(sf_reader *r);
 /* delivery.c */
 
 /* Takes one [id, [field, value, ...]] stream entry (borrowed reply) into a
- * new delivery of "r": decodes it and starts its first step; a malformed
- * entry goes to the DLQ. */
-void sf_delivery_handle_entry(sf_reader *r, const redisReply *e);
+ * new delivery of "r": decodes it and starts its first step, or with
+ * "held" leaves it for sf_delivery_release(); a malformed entry goes to the
+ * DLQ at once. */
+void sf_delivery_handle_entry(sf_reader *r, const redisReply *e, int held);
+/* Starts held delivery "d", or ends it as poison when the entry has been
+ * delivered more than SF_POISON_DELIVERIES times. */
+void sf_delivery_release(sf_delivery *d, int64_t deliveries);
 /* Every entry of an XREADGROUP reply [[stream, [entry, ...]], ...]. */
 void sf_delivery_handle_read_reply(sf_reader *r, const redisReply *rep);
 /* Unlinks and frees "d" (its transfer over or cancelled, no reply

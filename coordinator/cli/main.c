@@ -383,6 +383,10 @@ static int check_publish_args(const cli_args *a) {
                            "destination must be an http:// or "
                            "https:// URL, got '%s'",
                            a->pos[0]);
+    for (const unsigned char *p = (const unsigned char *)a->pos[0]; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return usage_error("publish", "the destination URL cannot hold "
+                                          "spaces or control characters");
     if (opt_get(a, "--body") && opt_get(a, "--body-file"))
         return usage_error("publish", "give --body or --body-file, not both");
     if ((v = opt_get(a, "--retries")) && parse_uint(v, 1000000, &n) != 0)

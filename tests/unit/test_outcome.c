@@ -98,9 +98,13 @@ static void test_callback_job(void) {
         CHECK_INT(json_integer_value(json_object_get(b, "retried")), 2);
         CHECK_INT(json_integer_value(json_object_get(b, "maxRetries")), 2);
         CHECK_INT(json_array_size(json_object_get(
-                      json_object_get(b, "sourceHeader"), "X-A")), 2);
-        CHECK_STR(json_string_value(json_array_get(json_object_get(
-                      json_object_get(b, "header"), "Retry-After"), 0)), "5");
+                      json_object_get(b, "sourceHeader"), "X-A")),
+                  2);
+        CHECK_STR(
+            json_string_value(json_array_get(
+                json_object_get(json_object_get(b, "header"), "Retry-After"),
+                0)),
+            "5");
         CHECK(json_object_get(b, "workflowRunId") == NULL);
         json_decref(b);
     }
@@ -210,5 +214,4 @@ static void test_retry_and_result_cmds(void) {
 }
 
 TEST_MAIN(T(test_dlq_id), T(test_headers_json), T(test_callback_job),
-          T(test_dlq_cmd), T(test_malformed_cmd),
-          T(test_retry_and_result_cmds))
+          T(test_dlq_cmd), T(test_malformed_cmd), T(test_retry_and_result_cmds))

@@ -382,7 +382,8 @@ class Stack {
 
   /**
    * Starts one worker.  Ready when its /readyz answers 200 or, if it serves
-   * no HTTP, when its consumer name shows up in the stream's group.
+   * no HTTP, when its consumer name shows up in the stream's group or every
+   * live worker has a read connection parked in XREADGROUP.
    */
   async startWorker(extra = {}) {
     const port = await freePort();
