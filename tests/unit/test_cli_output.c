@@ -1,7 +1,10 @@
 /* test_cli_output.c - the CLI's formatting (coordinator/cli/output.c) on
  * canned and hostile JSON.  The CLI is an executable, not a library, so
  * the module's source is compiled into this test directly. */
-#include "../../coordinator/cli/output.c"
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "output.h"
 
 #include "harness.h"
 

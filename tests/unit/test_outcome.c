@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "harness.h"
-/* The worker's modules are not in sfcommon; compile the pure ones in. */
-#include "../../worker/cmd.c"
-#include "../../worker/outcome.c"
+#include "cmd.h"
+#include "lua.h"
+#include "outcome.h"
 
 static const char *arg(const sf_cmd *c, const char *field) {
     for (int i = 0; i + 1 < c->argc; i++)
