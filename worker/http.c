@@ -21,7 +21,14 @@
 struct sf_http_transfer {
     sf_http *h;
     CURL *easy; /* owned; reused across transfers */
-    struct curl_slist *hdrs; /* owned; request headers of this transfer */
+    /* The request headers of this transfer as a curl_slist that we own
+     * (curl only reads CURLOPT_HTTPHEADER): "nodes" point into "text",
+     * which holds the NUL-terminated lines.  Both keep their capacity
+     * across transfers, so building the list allocates nothing once warm. */
+    char *text;
+    size_t text_cap;
+    struct curl_slist *nodes;
+    size_t nodes_cap;
     sf_http_response res;
     size_t header_bytes; /* bytes kept in res.headers */
     sf_http_done_fn *fn;
@@ -137,20 +144,21 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *arg) {
     if (t->res.headers.len >= SF_HTTP_MAX_HEADERS ||
         t->header_bytes + len > SF_HTTP_MAX_HEADER_BYTES)
         return len;
-    const char *v = colon + 1, *end = buf + len;
+    /* A NUL-terminated copy to cut into name and value (len is bounded by
+     * the check above). */
+    char line[SF_HTTP_MAX_HEADER_BYTES + 1];
+    memcpy(line, buf, len);
+    size_t name_len = (size_t)(colon - buf);
+    char *v = line + name_len + 1, *end = line + len;
+    line[name_len] = '\0';
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
                        end[-1] == '\t'))
         end--;
-    char *name = strndup(buf, (size_t)(colon - buf));
-    char *value = strndup(v, (size_t)(end - v));
-    if (name && value) {
-        sf_headers_add(&t->res.headers, name, value);
-        t->header_bytes += len;
-    }
-    free(name);
-    free(value);
+    *end = '\0';
+    sf_headers_add(&t->res.headers, line, v);
+    t->header_bytes += len;
     return len;
 }
 
@@ -167,8 +175,6 @@ static size_t write_cb(char *buf, size_t size, size_t n, void *arg) {
 
 /* Clears per-transfer state so the transfer can go back to the free list. */
 static void transfer_reset(sf_http_transfer *t) {
-    curl_slist_free_all(t->hdrs);
-    t->hdrs = NULL;
     sf_headers_cleanup(&t->res.headers);
     sf_buf_cleanup(&t->res.body);
     memset(&t->res, 0, sizeof(t->res));
@@ -252,6 +258,8 @@ static void transfer_destroy(sf_http_transfer *t) {
     transfer_reset(t);
     sf_buf_cleanup(&t->res.body);
     if (t->easy) curl_easy_cleanup(t->easy);
+    free(t->text);
+    free(t->nodes);
     free(t);
 }
 
@@ -277,31 +285,89 @@ void sf_http_free(sf_http *h) {
     free(h);
 }
 
-/* Appends "name: value" to "list" unless it could smuggle a header line. */
-static struct curl_slist *add_header(struct curl_slist *list, const char *name,
-                                     const char *value) {
-    if (!name || !*name || strpbrk(name, "\r\n:") || !value ||
-        strpbrk(value, "\r\n"))
-        return list;
-    sf_buf line;
-    sf_buf_init(&line);
-    /* "Name;" is curl's way to send a header with an empty value. */
-    if (*value)
-        sf_buf_appendf(&line, "%s: %s", name, value);
-    else
-        sf_buf_appendf(&line, "%s;", name);
-    struct curl_slist *l = curl_slist_append(list, line.data);
-    sf_buf_cleanup(&line);
-    return l ? l : list;
+/* 1 if "name: value" can be sent: a header line must not be smuggled in. */
+static int header_ok(const sf_header *hd) {
+    return hd->name && *hd->name && !strpbrk(hd->name, "\r\n:") &&
+           hd->value && !strpbrk(hd->value, "\r\n");
 }
 
-static struct curl_slist *add_headers(struct curl_slist *list,
-                                      const sf_headers *hs, int *has_ctype) {
-    for (size_t i = 0; hs && i < hs->len; i++) {
-        if (strcasecmp(hs->items[i].name, "Content-Type") == 0) *has_ctype = 1;
-        list = add_header(list, hs->items[i].name, hs->items[i].value);
+/* Bytes of the line of "hd" with its NUL: "Name: value", or "Name;" (curl's
+ * way to send a header with an empty value). */
+static size_t header_line_size(const sf_header *hd) {
+    size_t n = strlen(hd->name), v = strlen(hd->value);
+    return v ? n + 2 + v + 1 : n + 2;
+}
+
+static char *put_header_line(char *p, const sf_header *hd) {
+    size_t n = strlen(hd->name), v = strlen(hd->value);
+    memcpy(p, hd->name, n);
+    p += n;
+    if (v) {
+        memcpy(p, ": ", 2);
+        memcpy(p + 2, hd->value, v);
+        p += 2 + v;
+    } else {
+        *p++ = ';';
     }
-    return list;
+    *p++ = '\0';
+    return p;
+}
+
+/* Grows "*p" (of "*cap" elements of "size" bytes) to hold "want". */
+static int reserve(void **p, size_t *cap, size_t want, size_t size) {
+    if (want <= *cap) return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < want)
+        n *= 2;
+    void *q = realloc(*p, n * size);
+    if (!q) return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Builds the request header list of "t" from "hs" (twice: the forwarded
+ * headers, then the extra ones), then "Expect:" (no 100-continue round
+ * trip) and, without a Content-Type, "Content-Type:" (none invented).
+ * Returns the list (owned by "t"), or NULL when out of memory. */
+static struct curl_slist *build_headers(sf_http_transfer *t,
+                                        const sf_headers *hs[2]) {
+    static const char expect[] = "Expect:", no_ctype[] = "Content-Type:";
+    size_t bytes = sizeof(expect) + sizeof(no_ctype), count = 2;
+    int has_ctype = 0;
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; hs[k] && i < hs[k]->len; i++) {
+            const sf_header *hd = &hs[k]->items[i];
+            if (strcasecmp(hd->name, "Content-Type") == 0) has_ctype = 1;
+            if (!header_ok(hd)) continue;
+            bytes += header_line_size(hd);
+            count++;
+        }
+    }
+    if (reserve((void **)&t->text, &t->text_cap, bytes, 1) < 0 ||
+        reserve((void **)&t->nodes, &t->nodes_cap, count, sizeof(*t->nodes)) <
+            0)
+        return NULL;
+    char *p = t->text;
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; hs[k] && i < hs[k]->len; i++) {
+            const sf_header *hd = &hs[k]->items[i];
+            if (!header_ok(hd)) continue;
+            t->nodes[n++].data = p;
+            p = put_header_line(p, hd);
+        }
+    }
+    memcpy(p, expect, sizeof(expect));
+    t->nodes[n++].data = p;
+    p += sizeof(expect);
+    if (!has_ctype) {
+        memcpy(p, no_ctype, sizeof(no_ctype));
+        t->nodes[n++].data = p;
+    }
+    for (size_t i = 0; i < n; i++)
+        t->nodes[i].next = i + 1 < n ? &t->nodes[i + 1] : NULL;
+    return t->nodes;
 }
 
 /* Takes a handle from the free list (or makes one), sets every option of
@@ -322,37 +388,41 @@ sf_http_transfer *sf_http_start(sf_http *h, const sf_http_request *req,
         }
         t->h = h;
         sf_buf_init(&t->res.body);
+        /* The options that never change for this handle (they survive
+         * between transfers: the handle is never reset). */
+        CURL *e = t->easy;
         /* curl allocates and frees an upload buffer per transfer (64 KiB by
          * default); the smallest one keeps that cheap for malloc. */
-        curl_easy_setopt(t->easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     }
     t->next = NULL;
     t->fn = fn;
     t->arg = arg;
 
-    int has_ctype = 0;
-    t->hdrs = add_headers(t->hdrs, req->headers, &has_ctype);
-    t->hdrs = add_headers(t->hdrs, req->extra, &has_ctype);
-    /* No Expect: 100-continue round trip, and no invented Content-Type. */
-    t->hdrs = curl_slist_append(t->hdrs, "Expect:");
-    if (!has_ctype) t->hdrs = curl_slist_append(t->hdrs, "Content-Type:");
+    const sf_headers *hs[2] = {req->headers, req->extra};
+    struct curl_slist *hdrs = build_headers(t, hs);
+    if (!hdrs) {
+        sf_err_set(err, "out of memory");
+        transfer_recycle(h, t);
+        return NULL;
+    }
 
     CURL *e = t->easy;
     curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(req->timeout_ms < SF_HTTP_CONNECT_TIMEOUT_MS
                                 ? req->timeout_ms
                                 : SF_HTTP_CONNECT_TIMEOUT_MS));
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     const char *method = req->method && *req->method ? req->method : "POST";

@@ -137,3 +137,27 @@ test('exit codes: usage 2, API error 1, unreachable 3, help 0', async () => {
     assert.match(r.stdout, /^usage: stepflow/);
   }
 });
+
+test('--json: dlq get and a refused retry-callback print the API JSON', async () => {
+  const r = await cli(['--json', 'publish', `${ep.url}/json-fail`, '--retries', '0']);
+  assert.equal(r.code, 0, r.stderr);
+  const mid = JSON.parse(r.stdout).messageId;
+  const entry = await waitFor(async () => (await dlqJson()).find((m) => m.messageId === mid),
+    { timeout: 30000, message: 'DLQ entry' });
+  const get = await cli(['--json', 'dlq', 'get', entry.dlqId]);
+  assert.equal(get.code, 0, get.stderr);
+  const e = JSON.parse(get.stdout);
+  assert.equal(e.dlqId, entry.dlqId);
+  assert.equal(e.messageId, mid);
+  assert.equal(Number(e.responseStatus), 500);
+  // No failure callback on this entry: retrying it is refused (exit 1), and
+  // --json still prints the API's JSON error on stdout.
+  const retry = await cli(['--json', 'dlq', 'retry-callback', entry.dlqId]);
+  assert.equal(retry.code, 1, retry.stderr);
+  assert.equal(typeof JSON.parse(retry.stdout).error, 'string', retry.stdout);
+});
+
+test('worker and coordinator exit 0 on SIGTERM', async () => {
+  const exits = await stack.stop();
+  for (const [name, e] of Object.entries(exits)) assert.equal(e.code, 0, `${name} exit ${JSON.stringify(e)}`);
+});
