@@ -103,8 +103,9 @@ static void retry_reply(retry_ctx *r) {
         sf_http_reply_json(r->req, 200, json_incref(first));
     } else {
         sf_http_reply_json(r->req, 200,
-                           json_pack("{s:O,s:s}", "responses", r->responses,
-                                     "cursor", r->cursor ? r->cursor : ""));
+                           sf_json_with_cursor(json_pack("{s:O}", "responses",
+                                                         r->responses),
+                                               r->cursor));
     }
     retry_free(r);
 }

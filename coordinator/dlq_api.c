@@ -99,8 +99,10 @@ static void list_done(void *arg, sf_status st, const char *cursor) {
         json_decref(l->messages);
         sf_http_reply_error(l->req, 503, "redis unavailable");
     } else {
-        sf_http_reply_json(l->req, 200, json_pack("{s:o,s:s}", "messages",
-                                                  l->messages, "cursor", cursor));
+        sf_http_reply_json(l->req, 200,
+                           sf_json_with_cursor(json_pack("{s:o}", "messages",
+                                                         l->messages),
+                                               cursor));
     }
     free(l);
 }
@@ -226,9 +228,10 @@ static void delete_many_deleted(sf_coord *c, sf_status st, size_t deleted,
     if (st != SF_OK)
         sf_http_reply_error(d->req, 503, "redis unavailable");
     else
-        sf_http_reply_json(d->req, 200, json_pack("{s:I,s:s}", "deleted",
-                                                  (json_int_t)deleted, "cursor",
-                                                  d->cursor ? d->cursor : ""));
+        sf_http_reply_json(d->req, 200,
+                           sf_json_with_cursor(json_pack("{s:I}", "deleted",
+                                                         (json_int_t)deleted),
+                                               d->cursor));
     delete_many_free(d);
 }
 

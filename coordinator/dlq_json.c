@@ -71,8 +71,9 @@ json_t *sf_dlq_entry_json(const char **fields, const size_t *flen,
             json_object_set_new(o, strs[k], json_stringn(values[i], vlen[i]));
     }
     long i;
+    /* "labels": the comma-separated label as an array (SDK DlqMessage). */
     if ((i = find(fields, n, "label")) >= 0 && vlen[i] > 0 &&
-        memchr(values[i], ',', vlen[i]) && sf_utf8_valid(values[i], vlen[i])) {
+        sf_utf8_valid(values[i], vlen[i])) {
         json_t *labels = json_array();
         char *copy = strndup(values[i], vlen[i]), *save = NULL;
         for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;

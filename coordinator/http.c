@@ -281,3 +281,9 @@ const unsigned char *sf_http_body(struct evhttp_request *req, size_t *len) {
     if (*len == 0) return (const unsigned char *)"";
     return evbuffer_pullup(in, -1);
 }
+
+json_t *sf_json_with_cursor(json_t *o, const char *cursor) {
+    if (o && cursor && cursor[0])
+        json_object_set_new(o, "cursor", json_string(cursor));
+    return o;
+}

@@ -38,6 +38,10 @@ int sf_http_port(const sf_http *h);
 
 /* Replies "status" with the JSON "body" (stolen: decref'd here). */
 void sf_http_reply_json(struct evhttp_request *req, int status, json_t *body);
+
+/* Adds "cursor" to the object "o" when "cursor" is a non-empty string (the
+ * API omits it on the last page, as QStash does) and returns "o". */
+json_t *sf_json_with_cursor(json_t *o, const char *cursor);
 /* Replies "status" with {"error": <formatted text>}. */
 void sf_http_reply_error(struct evhttp_request *req, int status,
                          const char *fmt, ...)
