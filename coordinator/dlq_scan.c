@@ -151,9 +151,12 @@ sf_dlq_scan *sf_dlq_scan_new_or_400(sf_coord *c, struct evhttp_request *req,
     }
     /* The most selective single-valued dimension picks the index; the
      * index then guarantees that dimension, so it leaves the filter (labels
-     * may be comma lists that only the index splits). */
+     * may be comma lists that only the index splits).  With dlqIds no index
+     * is read, so every dimension stays in the filter. */
     const char *kind = "all", *value = "";
-    if (f->n_states == 1) {
+    if (s->n_dlq_ids > 0) {
+        /* the entries named by dlqIds are read directly */
+    } else if (f->n_states == 1) {
         kind = "state:", value = f->states[0], f->n_states = 0;
     } else if (f->n_wf_runs == 1) {
         kind = "wfrun:", value = f->wf_runs[0], f->n_wf_runs = 0;

@@ -12,6 +12,9 @@
 //   - Process stderr/stdout go to log files in the stack's temp dir; they
 //     are printed when a test declared through `test()` below failed.
 //   - waitFor() polls with a deadline: the suites never sleep blindly.
+//   - stack.redis.shutdown() / start() stop redis with SIGTERM and bring it
+//     back on the same port and data dir (pass redisArgs such as
+//     ['--appendonly', 'yes'] to startStack for a server that keeps data).
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -174,24 +177,33 @@ export function pairs(arr) {
 
 /* ---------------- redis-server ------------------------------------------ */
 
-/** Starts a private redis-server; returns {port, url, call, cli, stop}. */
+/**
+ * Starts a private redis-server; returns {port, url, call, cli, stop,
+ * shutdown, start}.  shutdown() stops it with SIGTERM (an AOF server
+ * flushes and exits cleanly) and start() brings it back on the same port,
+ * data dir and arguments; call() always uses the current connection.
+ */
 export async function startRedis({ extraArgs = [] } = {}) {
   const dir = mkTemp('redis');
-  let lastErr;
-  for (let tries = 0; tries < 5; tries++) {
-    const port = await freePort();
-    const logFile = path.join(dir, 'redis.log');
-    const proc = spawn('redis-server', [
+  const logFile = path.join(dir, 'redis.log');
+  let proc = null;
+  let exited = true;
+  let client = null;
+
+  // Spawns redis-server on `port` and connects; throws if it does not answer.
+  async function launch(port) {
+    const p = spawn('redis-server', [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
       '--save', '', '--appendonly', 'no', '--daemonize', 'no',
       '--logfile', logFile, ...extraArgs,
     ], { stdio: 'ignore' });
-    live.add(proc);
-    let exited = false;
-    proc.on('exit', () => { exited = true; live.delete(proc); });
+    live.add(p);
+    proc = p;
+    exited = false;
+    p.on('exit', () => { if (proc === p) exited = true; live.delete(p); });
     try {
-      const client = await waitFor(async () => {
-        if (exited) throw new Error('redis-server exited');
+      client = await waitFor(async () => {
+        if (proc === p && exited) throw new Error('redis-server exited');
         const c = redisClient(port);
         try {
           if ((await c.call('PING')) === 'PONG') return c;
@@ -199,35 +211,58 @@ export async function startRedis({ extraArgs = [] } = {}) {
         c.close();
         return null;
       }, { timeout: 10000, message: `redis-server on ${port}` });
-      client.call('CLIENT', 'SETNAME', 'stepflow-tests').catch(() => {});
-      return {
-        port, dir, proc,
-        url: `redis://127.0.0.1:${port}`,
-        logFile,
-        call: (...a) => client.call(...a),
-        /** Runs redis-cli against this server; resolves with stdout. */
-        cli: (...a) => new Promise((resolve, reject) => {
-          execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...a.map(String)],
-            { timeout: 10000 }, (err, stdout, stderr) => {
-              if (err) reject(new Error(`redis-cli ${a.join(' ')}: ${err.message} ${stderr}`));
-              else resolve(stdout.trim());
-            });
-        }),
-        async stop() {
-          client.close();
-          if (!exited) {
-            proc.kill('SIGKILL');
-            await waitFor(() => exited, { timeout: 5000, message: 'redis-server exit' }).catch(() => {});
-          }
-          fs.rmSync(dir, { recursive: true, force: true });
-        },
-      };
     } catch (e) {
-      lastErr = e;
-      try { proc.kill('SIGKILL'); } catch { /* gone */ }
+      try { p.kill('SIGKILL'); } catch { /* gone */ }
+      throw e;
     }
+    client.call('CLIENT', 'SETNAME', 'stepflow-tests').catch(() => {});
   }
-  throw new Error(`could not start redis-server: ${lastErr && lastErr.message}`);
+
+  let lastErr;
+  let port;
+  for (let tries = 0; tries < 5 && !client; tries++) {
+    port = await freePort();
+    try { await launch(port); } catch (e) { lastErr = e; }
+  }
+  if (!client) throw new Error(`could not start redis-server: ${lastErr && lastErr.message}`);
+
+  const self = {
+    port, dir,
+    get proc() { return proc; },
+    get up() { return !exited; },
+    url: `redis://127.0.0.1:${port}`,
+    logFile,
+    call: (...a) => client.call(...a),
+    /** Runs redis-cli against this server; resolves with stdout. */
+    cli: (...a) => new Promise((resolve, reject) => {
+      execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...a.map(String)],
+        { timeout: 10000 }, (err, stdout, stderr) => {
+          if (err) reject(new Error(`redis-cli ${a.join(' ')}: ${err.message} ${stderr}`));
+          else resolve(stdout.trim());
+        });
+    }),
+    /** SIGTERM (redis flushes its AOF) and wait for the exit. */
+    async shutdown(timeoutMs = 10000) {
+      if (client) client.close();
+      if (exited) return;
+      proc.kill('SIGTERM');
+      await waitFor(() => exited, { timeout: timeoutMs, message: 'redis-server SIGTERM exit' });
+    },
+    /** Starts it again on the same port, dir and arguments. */
+    async start() {
+      if (!exited) throw new Error('redis-server is still running');
+      await launch(port);
+    },
+    async stop() {
+      if (client) client.close();
+      if (!exited) {
+        proc.kill('SIGKILL');
+        await waitFor(() => exited, { timeout: 5000, message: 'redis-server exit' }).catch(() => {});
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return self;
 }
 
 /* ---------------- stepflow processes ------------------------------------ */
