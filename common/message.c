@@ -486,6 +486,21 @@ static int get_int(const msgpack_object *o, const char *key, int *out,
     return 0;
 }
 
+/* Appends "name" and "value" to "h", which takes them over (no copy:
+ * the decoder already made them). */
+static void headers_push_owned(sf_headers *h, char *name, char *value) {
+    if (h->len == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 8;
+        sf_header *items = realloc(h->items, cap * sizeof(*items));
+        sf_assert(items != NULL);
+        h->items = items;
+        h->cap = cap;
+    }
+    h->items[h->len].name = name;
+    h->items[h->len].value = value;
+    h->len++;
+}
+
 static int get_headers(const msgpack_object *o, const char *key,
                        sf_headers *h, sf_err *err) {
     if (o->type != MSGPACK_OBJECT_ARRAY) {
@@ -505,9 +520,7 @@ static int get_headers(const msgpack_object *o, const char *key,
             free(name);
             return -1;
         }
-        sf_headers_add(h, name, value);
-        free(name);
-        free(value);
+        headers_push_owned(h, name, value);
     }
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -27,16 +28,41 @@ int64_t sf_mono_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* 16 bytes of RAND_bytes as hex after "prefix"; truncated (never
- * overflowed) when "out_size" is short.  A failing CSPRNG aborts: ids
- * must never repeat. */
+/* Random bytes for ids, drawn from RAND_bytes a block at a time: one call
+ * per id cost more than the rest of a publish.  Each byte is handed out
+ * once.  The pool remembers the process that filled it and is dropped in a
+ * forked child, so parent and child never share bytes.  Not thread-safe
+ * (every stepflow process runs one loop thread). */
+typedef struct rand_pool {
+    unsigned char bytes[1024];
+    size_t used; /* bytes already handed out */
+    pid_t pid; /* process that filled it; 0 = never filled */
+} rand_pool;
+
+static void rand_take(unsigned char *out, size_t n) {
+    static rand_pool pool = {.used = sizeof(pool.bytes)};
+    pid_t pid = getpid();
+    if (pool.pid != pid || pool.used + n > sizeof(pool.bytes)) {
+        sf_assert(RAND_bytes(pool.bytes, (int)sizeof(pool.bytes)) == 1);
+        pool.used = 0;
+        pool.pid = pid;
+    }
+    memcpy(out, pool.bytes + pool.used, n);
+    /* Wipe what was handed out: the pool holds only unused bytes. */
+    memset(pool.bytes + pool.used, 0, n);
+    pool.used += n;
+}
+
+/* 16 random bytes (RAND_bytes, through the pool above) as hex after
+ * "prefix"; truncated (never overflowed) when "out_size" is short.  A
+ * failing CSPRNG aborts: ids must never repeat. */
 char *sf_random_id(const char *prefix, char *out, size_t out_size) {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[16];
     char digits[33];
 
     if (!prefix) prefix = "";
-    sf_assert(RAND_bytes(raw, sizeof(raw)) == 1);
+    rand_take(raw, sizeof(raw));
     for (size_t i = 0; i < sizeof(raw); i++) {
         digits[2 * i] = hex[raw[i] >> 4];
         digits[2 * i + 1] = hex[raw[i] & 15];

@@ -51,6 +51,7 @@ struct sf_http {
     CURLM *multi;
     struct event *timer;
     size_t body_limit;
+    int no_proxy_env; /* no proxy variable in the environment */
     size_t active;
     sf_http_transfer *free_list;
     sf_http_transfer *running; /* active list, for cancel-all on free */
@@ -251,6 +252,15 @@ sf_http *sf_http_new(struct event_base *base, size_t body_limit, long max_conns,
      * at the moment, so after a lull it closes the connections the next
      * burst needs again. */
     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)max_conns);
+    /* curl looks the proxy variables up in the environment for every
+     * transfer; when none is set (the environment does not change while
+     * we run) saying "no proxy" once per handle gives the same result. */
+    static const char *const proxy_vars[] = {
+        "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+        "all_proxy",  "NO_PROXY",    "no_proxy"};
+    h->no_proxy_env = 1;
+    for (size_t i = 0; i < sizeof(proxy_vars) / sizeof(proxy_vars[0]); i++)
+        if (getenv(proxy_vars[i])) h->no_proxy_env = 0;
     return h;
 }
 
@@ -402,6 +412,7 @@ sf_http_transfer *sf_http_start(sf_http *h, const sf_http_request *req,
         curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+        if (h->no_proxy_env) curl_easy_setopt(e, CURLOPT_PROXY, "");
     }
     t->next = NULL;
     t->fn = fn;

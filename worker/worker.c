@@ -35,7 +35,9 @@ void sf_worker_ack_add(sf_reader *r, const char *id) {
         r->acks = p;
         r->acks_cap = cap;
     }
-    snprintf(r->acks[r->acks_len++], ID_MAX, "%s", id);
+    size_t n = strnlen(id, ID_MAX - 1); /* entry ids fit (ID_MAX) */
+    memcpy(r->acks[r->acks_len], id, n);
+    r->acks[r->acks_len++][n] = '\0';
     if (r->acks_len >= ACK_BATCH) {
         flush_acks(r);
     } else if (!w->ack_timer_on) {

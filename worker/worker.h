@@ -10,7 +10,7 @@
  *
  * Delivery is at-least-once.  An entry stays pending in the consumer group
  * until its outcome is written: delivered entries are acked in batches
- * (XACK + XDEL per 128 ids or 1 ms); a retry, a DLQ entry or a callback
+ * (XACK + XDEL per 128 ids or 5 ms); a retry, a DLQ entry or a callback
  * result is a Lua script whose command the delivery keeps until Redis
  * confirmed it, resending after a reconnect (every script is idempotent).
  * If the process dies, its pending entries are reclaimed by another worker
