@@ -90,7 +90,9 @@ static void rconn_set_down(sf_rconn *c) {
     int was_up = c->up;
     c->up = 0;
     c->ac = NULL;
-    if (was_up) {
+    if (was_up && c->freeing) {
+        sf_debug("redis link closed conn=%s", c->name);
+    } else if (was_up) {
         sf_warn("redis link down conn=%s", c->name);
         if (c->state_fn) c->state_fn(c, 0, c->arg);
     }
