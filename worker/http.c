@@ -31,6 +31,7 @@ struct sf_http_transfer {
     size_t nodes_cap;
     sf_http_response res;
     size_t header_bytes; /* bytes kept in res.headers */
+    int headers_done;    /* the blank line ending the final headers came */
     sf_http_done_fn *fn;
     void *arg;
     int64_t start_us;
@@ -138,6 +139,12 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *arg) {
         sf_headers_cleanup(&t->res.headers);
         memset(&t->res.headers, 0, sizeof(t->res.headers));
         t->header_bytes = 0;
+        t->headers_done = 0;
+        return len;
+    }
+    if ((len == 2 && buf[0] == '\r' && buf[1] == '\n') ||
+        (len == 1 && buf[0] == '\n')) {
+        t->headers_done = 1;
         return len;
     }
     const char *colon = memchr(buf, ':', len);
@@ -181,6 +188,7 @@ static void transfer_reset(sf_http_transfer *t) {
     memset(&t->res, 0, sizeof(t->res));
     sf_buf_init(&t->res.body);
     t->header_bytes = 0;
+    t->headers_done = 0;
     t->fn = NULL;
     t->arg = NULL;
 }
@@ -204,7 +212,14 @@ static void check_done(sf_http *h) {
         if (!t) continue;
         active_unlink(h, t);
         t->res.latency_ms = (sf_mono_us() - t->start_us) / 1000;
-        if (rc == CURLE_OK) {
+        if (rc == CURLE_OK && !t->headers_done) {
+            /* curl accepts a response whose peer closed in the middle of
+             * its headers ("HTTP/1.1 200 OK\r\nContent-Le" then EOF) as
+             * a complete 200; it is not a delivery. */
+            t->res.status = 0;
+            snprintf(t->res.error, sizeof(t->res.error),
+                     "connection closed inside the response headers");
+        } else if (rc == CURLE_OK) {
             long code = 0;
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
             t->res.status = (int)code;
