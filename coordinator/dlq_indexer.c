@@ -84,21 +84,18 @@ static size_t handle_entries(sf_dlq_indexer *x, const redisReply *entries) {
                 f->element[k + 1]->type == REDIS_REPLY_STRING &&
                 strcmp(f->element[k]->str, "dlqId") == 0)
                 dlq_id = f->element[k + 1]->str;
-        sf_status st;
-        if (!dlq_id || !*dlq_id) {
-            /* A deleted or malformed event: nothing to index. */
-            st = sf_rconn_commandf(x->conn, on_indexed, x, "XACK %s %s %s",
-                                   c->dlq_events, SF_GROUP_INDEXER, eid);
-        } else {
-            char key[SF_KEY_MAX];
-            sf_keys_dlq_entry(c->cfg->prefix, dlq_id, key, sizeof(key));
-            /* dlq_index.lua KEYS entry events; ARGV dlqId idxPrefix eventId */
-            const char *argv[] = {key, c->dlq_events, dlq_id, c->dlq_idx_prefix, eid};
-            size_t lens[5];
-            for (int k = 0; k < 5; k++) lens[k] = strlen(argv[k]);
-            st = sf_rconn_evalsha(x->conn, sf_lua_dlq_index, on_indexed, x, 2, 5,
-                                  argv, lens);
-        }
+        /* A malformed event (no dlqId) goes through the script too, with an
+         * id that matches no entry: it indexes nothing and the event is
+         * acknowledged and deleted like any other. */
+        if (!dlq_id) dlq_id = "";
+        char key[SF_KEY_MAX];
+        sf_keys_dlq_entry(c->cfg->prefix, dlq_id, key, sizeof(key));
+        /* dlq_index.lua KEYS entry events; ARGV dlqId idxPrefix eventId */
+        const char *argv[] = {key, c->dlq_events, dlq_id, c->dlq_idx_prefix, eid};
+        size_t lens[5];
+        for (int k = 0; k < 5; k++) lens[k] = strlen(argv[k]);
+        sf_status st = sf_rconn_evalsha(x->conn, sf_lua_dlq_index, on_indexed, x, 2, 5,
+                              argv, lens);
         if (st == SF_OK) x->inflight++;
     }
     return seen;

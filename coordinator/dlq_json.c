@@ -79,6 +79,8 @@ json_t *sf_dlq_entry_json(const char **fields, const size_t *flen,
         for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
              t = strtok_r(NULL, ",", &save)) {
             while (*t == ' ') t++;
+            size_t tl = strlen(t);
+            while (tl > 0 && t[tl - 1] == ' ') t[--tl] = '\0';
             if (*t) json_array_append_new(labels, json_string(t));
         }
         free(copy);

@@ -136,6 +136,7 @@ sf_dlq_scan *sf_dlq_scan_new_or_400(sf_coord *c, struct evhttp_request *req,
             }
             s->has_pos = 1;
             s->pos_score = x;
+            free(s->pos_id); /* a repeated cursor: the last one wins */
             s->pos_id = strdup(dash + 1);
         }
         if (rc != 0) {

@@ -295,10 +295,15 @@ static void entry_malformed(sf_delivery *d, const redisReply *fv,
     size_t *l = calloc(n + 1, sizeof(*l));
     sf_assert(f && l);
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!sf_reply_is_str(fv->element[i])) continue;
-        f[k] = fv->element[i]->str;
-        l[k++] = fv->element[i]->len;
+    /* Whole field/value pairs only, so the dump stays in step. */
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        if (!sf_reply_is_str(fv->element[i]) ||
+            !sf_reply_is_str(fv->element[i + 1]))
+            continue;
+        for (size_t j = i; j < i + 2; j++) {
+            f[k] = fv->element[j]->str;
+            l[k++] = fv->element[j]->len;
+        }
     }
     sf_warn("malformed_entry queue=%s entry=%s why=\"%s\"", d->r->tag,
             d->entry_id, why);
