@@ -223,12 +223,6 @@ typedef struct enc {
     uint32_t n;
 } enc;
 
-static void pack_key(msgpack_packer *pk, const char *key) {
-    size_t len = strlen(key);
-    msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, key, len);
-}
-
 static void pack_cstr(msgpack_packer *pk, const char *s) {
     size_t len = strlen(s);
     msgpack_pack_str(pk, len);
@@ -239,7 +233,7 @@ static void put_str(enc *e, const char *key, const char *s) {
     if (!s) return;
     e->n++;
     if (!e->pk) return;
-    pack_key(e->pk, key);
+    pack_cstr(e->pk, key);
     pack_cstr(e->pk, s);
 }
 
@@ -248,7 +242,7 @@ static void put_int(enc *e, const char *key, int64_t v, int always) {
     if (v == 0 && !always) return;
     e->n++;
     if (!e->pk) return;
-    pack_key(e->pk, key);
+    pack_cstr(e->pk, key);
     msgpack_pack_uint64(e->pk, v < 0 ? 0 : (uint64_t)v);
 }
 
@@ -256,7 +250,7 @@ static void put_headers(enc *e, const char *key, const sf_headers *h) {
     if (h->len == 0) return;
     e->n++;
     if (!e->pk) return;
-    pack_key(e->pk, key);
+    pack_cstr(e->pk, key);
     msgpack_pack_array(e->pk, h->len);
     for (size_t i = 0; i < h->len; i++) {
         msgpack_pack_array(e->pk, 2);
@@ -269,7 +263,7 @@ static void put_body(enc *e, const unsigned char *body, size_t len) {
     if (len == 0 || !body) return;
     e->n++;
     if (!e->pk) return;
-    pack_key(e->pk, "b");
+    pack_cstr(e->pk, "b");
     msgpack_pack_bin(e->pk, len);
     msgpack_pack_bin_body(e->pk, body, len);
 }
@@ -278,7 +272,7 @@ static void put_attempts(enc *e, const sf_message *m) {
     if (m->attempts_len == 0) return;
     e->n++;
     if (!e->pk) return;
-    pack_key(e->pk, "at");
+    pack_cstr(e->pk, "at");
     msgpack_pack_array(e->pk, m->attempts_len);
     for (size_t i = 0; i < m->attempts_len; i++) {
         const sf_attempt *a = &m->attempts[i];

@@ -1,7 +1,6 @@
 #include "cmd.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,18 +55,6 @@ void sf_cmd_addi(sf_cmd *c, int64_t v) {
     char tmp[32];
     int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
     sf_cmd_add(c, tmp, (size_t)n);
-}
-
-/* Appends a printf-formatted argument. */
-void sf_cmd_addf(sf_cmd *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    sf_assert(n >= 0);
-    sf_cmd_add(c, s, (size_t)n);
-    free(s);
 }
 
 /* EVALSHA (scripts) or the plain command on "conn"; SF_AGAIN when down. */

@@ -28,12 +28,10 @@ typedef struct sf_cmd {
 void sf_cmd_init(sf_cmd *c, const char *script, int nkeys);
 /* Frees the arguments; "c" can be initialised again. */
 void sf_cmd_cleanup(sf_cmd *c);
-/* Appends one argument: "n" bytes at "p" / a C string / printf / an int. */
+/* Appends one argument: "n" bytes at "p" / a C string / an int. */
 void sf_cmd_add(sf_cmd *c, const void *p, size_t n);
 void sf_cmd_adds(sf_cmd *c, const char *s);
 void sf_cmd_addi(sf_cmd *c, int64_t v);
-void sf_cmd_addf(sf_cmd *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /* Sends it on "conn" (EVALSHA for scripts).  SF_AGAIN when the link is
  * down: keep the command and send it again once it is up. */
 sf_status sf_cmd_send(const sf_cmd *c, sf_rconn *conn, redisCallbackFn *fn,

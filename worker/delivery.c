@@ -50,7 +50,6 @@ void sf_delivery_free(sf_delivery *d) {
     if (d->next) d->next->prev = d->prev;
     d->r->inflight--;
     sf_message_free(d->msg);
-    free(d->env);
     sf_headers_cleanup(&d->extra);
     sf_cmd_cleanup(&d->cmd);
     sf_buf_cleanup(&d->next_env);
@@ -114,6 +113,20 @@ static void callback_attempt_done(sf_delivery *d, const sf_http_response *res,
     set_cmd(d, SF_WK_CBRESULT);
 }
 
+/* Builds d's dlq_add.lua command.  The envelope stored on the entry is
+ * encoded here, on this rare path, rather than kept from the stream entry
+ * for every delivery; it carries the attempt history, which a DLQ retry
+ * clears. */
+static void dlq_cmd(sf_delivery *d, const sf_http_response *res,
+                    const char *reason, int64_t now_ms, char dlq_id[80]) {
+    sf_buf env;
+    sf_buf_init(&env);
+    sf_message_encode(d->msg, &env);
+    sf_outcome_dlq_cmd(&d->cmd, d->w->cfg.prefix, d->msg, env.data, env.len,
+                       res, reason, now_ms, dlq_id);
+    sf_buf_cleanup(&env);
+}
+
 static void http_done(void *arg, const sf_http_response *res) {
     sf_delivery *d = arg;
     sf_worker *w = d->w;
@@ -163,8 +176,7 @@ static void http_done(void *arg, const sf_http_response *res) {
                              ? "non-retryable error (489)"
                              : "retries exhausted";
     char dlq_id[80];
-    sf_outcome_dlq_cmd(&d->cmd, w->cfg.prefix, m, d->env, d->env_len, res,
-                       reason, now, dlq_id);
+    dlq_cmd(d, res, reason, now, dlq_id);
     sf_info("dlq messageId=%s dlqId=%s url=%s status=%d reason=\"%s\" "
             "callback=%s",
             m->id, dlq_id, m->url, res->status, reason,
@@ -376,11 +388,6 @@ void sf_delivery_handle_entry(sf_reader *r, const redisReply *e, int held) {
         return;
     }
     d->msg = msg;
-    d->env = malloc(m->len + 1);
-    sf_assert(d->env);
-    memcpy(d->env, m->str, m->len);
-    d->env[m->len] = '\0';
-    d->env_len = m->len;
     if (held)
         d->held = 1; /* sf_delivery_release() starts it */
     else
@@ -396,8 +403,9 @@ void sf_delivery_release(sf_delivery *d, int64_t deliveries) {
     sf_message *m = d->msg;
     d->held = 0;
     if (deliveries > SF_POISON_DELIVERIES) {
-        const char *reason =
-            "worker crashed " SF_POISON_TEXT " times delivering it";
+        char reason[64];
+        snprintf(reason, sizeof(reason), "worker crashed %d times delivering it",
+                 SF_POISON_DELIVERIES);
         sf_warn(
             "poison_entry queue=%s entry=%s messageId=%s deliveries=%" PRId64,
             d->r->tag, d->entry_id, m->id, deliveries);
@@ -409,8 +417,7 @@ void sf_delivery_release(sf_delivery *d, int64_t deliveries) {
             set_cmd(d, SF_WK_CBRESULT);
         } else {
             char dlq_id[80];
-            sf_outcome_dlq_cmd(&d->cmd, w->cfg.prefix, m, d->env, d->env_len,
-                               NULL, reason, sf_now_ms(), dlq_id);
+            dlq_cmd(d, NULL, reason, sf_now_ms(), dlq_id);
             set_cmd(d, SF_WK_DLQ);
         }
         return;

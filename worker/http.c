@@ -53,7 +53,6 @@ struct sf_http {
     struct event *timer;
     size_t body_limit;
     int no_proxy_env; /* no proxy variable in the environment */
-    size_t active;
     sf_http_transfer *free_list;
     sf_http_transfer *running; /* active list, for cancel-all on free */
 };
@@ -65,7 +64,6 @@ static void active_unlink(sf_http *h, sf_http_transfer *t) {
         h->running = t->next;
     if (t->next) t->next->prev = t->prev;
     t->next = t->prev = NULL;
-    h->active--;
 }
 
 static void check_done(sf_http *h);
@@ -472,7 +470,6 @@ sf_http_transfer *sf_http_start(sf_http *h, const sf_http_request *req,
         transfer_recycle(h, t);
         return NULL;
     }
-    h->active++;
     t->prev = NULL;
     t->next = h->running;
     if (h->running) h->running->prev = t;
@@ -486,9 +483,4 @@ void sf_http_cancel(sf_http *h, sf_http_transfer *t) {
     curl_multi_remove_handle(h->multi, t->easy);
     active_unlink(h, t);
     transfer_recycle(h, t);
-}
-
-/* Transfers running now. */
-size_t sf_http_active(const sf_http *h) {
-    return h->active;
 }

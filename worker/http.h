@@ -68,7 +68,4 @@ sf_http_transfer *sf_http_start(sf_http *h, const sf_http_request *req,
  * Must not be called from inside that transfer's own callback. */
 void sf_http_cancel(sf_http *h, sf_http_transfer *t);
 
-/* Transfers started and not yet finished or cancelled. */
-size_t sf_http_active(const sf_http *h);
-
 #endif

@@ -33,7 +33,6 @@
 #define KEEPALIVE_BATCH 512 /* ids per XCLAIM ... JUSTID */
 #define CLAIM_MAX 100 /* entries per XAUTOCLAIM */
 #define SF_POISON_DELIVERIES 10 /* reclaimed more often: DLQ, not again */
-#define SF_POISON_TEXT "10"
 
 typedef enum sf_write_kind {
     SF_WK_NONE = 0,
@@ -51,8 +50,6 @@ typedef struct sf_delivery {
     struct sf_delivery *prev, *next; /* in-flight list */
     char entry_id[ID_MAX];
     sf_message *msg; /* owned; NULL for a malformed entry */
-    char *env; /* owned copy of the stream field m */
-    size_t env_len;
     int64_t touch_us; /* last time the entry's idle was reset */
     int64_t attempt_ms; /* wall clock at the attempt's start */
     sf_headers extra; /* Upstash-* headers of the attempt */
