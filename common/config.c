@@ -28,6 +28,7 @@ typedef enum setting_id {
     S_REDIS_URL, S_PREFIX, S_LISTEN, S_TOKEN, S_DEV, S_CONCURRENCY,
     S_CURRENT_KEY, S_NEXT_KEY, S_MAX_BODY, S_DEFAULT_TIMEOUT, S_MAX_TIMEOUT,
     S_CLAIM_IDLE, S_DRAIN, S_DLQ_BODY, S_DEDUP_TTL, S_CONSUMER, S_LOG_LEVEL,
+    S_WF_RETENTION, S_WF_INLINE,
     S_COUNT
 } setting_id;
 
@@ -58,9 +59,10 @@ static const setting settings[S_COUNT] = {
     [S_CONCURRENCY] = {"concurrency", "STEPFLOW_CONCURRENCY", K_WORKER, "N",
                        "500", 1, 100000, 0, "deliveries in flight per worker"},
     [S_CURRENT_KEY] = {"current-signing-key", "STEPFLOW_CURRENT_SIGNING_KEY",
-                       K_WORKER, "KEY", "", 1, 0, 1,
-                       "sign deliveries (Upstash-Signature) with this key"},
-    [S_NEXT_KEY] = {"next-signing-key", "STEPFLOW_NEXT_SIGNING_KEY", K_WORKER,
+                       K_BOTH, "KEY", "", 1, 0, 1,
+                       "sign deliveries (Upstash-Signature) with this key "
+                       "(seeds P:signing-keys)"},
+    [S_NEXT_KEY] = {"next-signing-key", "STEPFLOW_NEXT_SIGNING_KEY", K_BOTH,
                     "KEY", "", 1, 0, 1, "the key that will replace it"},
     [S_MAX_BODY] = {"max-body-bytes", "STEPFLOW_MAX_BODY_BYTES", K_COORD, "N",
                     "1048576", 1, 1073741824, 0,
@@ -86,6 +88,13 @@ static const setting settings[S_COUNT] = {
                     0, 0, "consumer name in the Redis groups"},
     [S_LOG_LEVEL] = {"log-level", "STEPFLOW_LOG_LEVEL", K_BOTH, "LEVEL",
                      "info", 1, 0, 0, "debug, info, warn or error"},
+    [S_WF_RETENTION] = {"workflow-retention-s", "STEPFLOW_WORKFLOW_RETENTION_S",
+                        K_COORD, "S", "604800", 60, 315360000, 0,
+                        "how long a finished workflow run is kept"},
+    [S_WF_INLINE] = {"workflow-inline-bytes", "STEPFLOW_WORKFLOW_INLINE_BYTES",
+                     K_COORD, "N", "262144", 0, 1073741824, 0,
+                     "step history up to this size is sent inline; larger is "
+                     "fetched by the SDK (lazy fetch)"},
 };
 
 /* The raw text of one setting and where it came from. */
@@ -391,6 +400,8 @@ static sf_status apply(sf_config *cfg, setting_id id, const raw_value *rv,
     case S_DRAIN: cfg->drain_ms = num; break;
     case S_DLQ_BODY: cfg->dlq_body_limit = num; break;
     case S_DEDUP_TTL: cfg->dedup_ttl_s = num; break;
+    case S_WF_RETENTION: cfg->wf_retention_s = num; break;
+    case S_WF_INLINE: cfg->wf_inline_bytes = num; break;
     case S_COUNT: break;
     }
     if (why) {

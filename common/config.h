@@ -46,6 +46,8 @@ typedef struct sf_config {
     int64_t dedup_ttl_s;           /* STEPFLOW_DEDUP_TTL_S, 600 */
     char consumer[128];            /* STEPFLOW_CONSUMER, default host-pid */
     char log_level[16];            /* STEPFLOW_LOG_LEVEL, default "info" */
+    int64_t wf_retention_s;        /* STEPFLOW_WORKFLOW_RETENTION_S, 7 days */
+    int64_t wf_inline_bytes;       /* STEPFLOW_WORKFLOW_INLINE_BYTES, 256 KiB */
 } sf_config;
 
 /* Fills "cfg" with defaults, then the environment, then "argv" flags.

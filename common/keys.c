@@ -30,3 +30,17 @@ void sf_keys_dlq_index_prefix(const char *prefix, char *out, size_t out_size) {
 void sf_keys_dlq_entry_prefix(const char *prefix, char *out, size_t out_size) {
     snprintf(out, out_size, "%s:{dlq}:entry:", prefix);
 }
+
+void sf_keys_wf_run(const char *prefix, const char *what, const char *run_id,
+                    char *out, size_t out_size) {
+    snprintf(out, out_size, "%s:{wf}:%s:%s", prefix, what, run_id);
+}
+
+void sf_keys_wf(const char *prefix, const char *what, char *out,
+                size_t out_size) {
+    snprintf(out, out_size, "%s:{wf}:%s", prefix, what);
+}
+
+void sf_keys_signing(const char *prefix, char *out, size_t out_size) {
+    snprintf(out, out_size, "%s:signing-keys", prefix);
+}

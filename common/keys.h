@@ -25,6 +25,27 @@
  *   P:{dlq}:idx:url:<url>   P:{dlq}:idx:label:<label>
  *   P:{dlq}:idx:wfurl:<u>   P:{dlq}:idx:wfrun:<runId>
  *
+ * Workflow runs (one slot, {wf}; see coordinator/wf.h for their life):
+ *   P:{wf}:run:<runId>      hash: the run (fields in coordinator/wf.h)
+ *   P:{wf}:steps:<runId>    list: the run's recorded steps, oldest first,
+ *                           each the JSON item the SDK receives:
+ *                           {"messageId","body"(base64),"callType","createdAt"}
+ *   P:{wf}:stepidx:<runId>  hash: "s:<stepId>" / "t:<targetStep>" /
+ *                           "m:<messageId>" -> index in the steps list
+ *                           (dedup of steps recorded twice)
+ *   P:{wf}:next:<runId>     hash: messageId -> JSON state of a delivery of
+ *                           the run still in flight (STEP_PROGRESS/RETRY/
+ *                           FAILED, retries, errors) for the logs API
+ *   P:{wf}:runs             zset runId -> createdAt (ms): every run kept
+ *   P:{wf}:expire           zset runId -> time (ms) its keys are deleted
+ *                           (finished runs, after the retention)
+ *
+ * Flow control (one slot per key, {fc:<key>}; worker/flow.h):
+ *   P:{fc:<key>}:...        see worker/flow.h
+ *
+ * Signing keys: P:signing-keys  hash current, next (seeded from the
+ * environment; POST /v2/keys/rotate changes them; workers re-read them).
+ *
  * Names are built into caller-provided buffers; nothing here allocates. */
 #ifndef SF_KEYS_H
 #define SF_KEYS_H
@@ -62,5 +83,17 @@ void sf_keys_dlq_events(const char *prefix, char *out, size_t out_size);
 void sf_keys_dlq_index_prefix(const char *prefix, char *out, size_t out_size);
 /* "P:{dlq}:entry:" — prefix of entry keys (Lua scripts append the id) */
 void sf_keys_dlq_entry_prefix(const char *prefix, char *out, size_t out_size);
+
+/* "P:{wf}:<what>:<run_id>" with what = "run", "steps", "stepidx", "next" */
+void sf_keys_wf_run(const char *prefix, const char *what, const char *run_id,
+                    char *out, size_t out_size);
+
+/* "P:{wf}:<what>" with what = "runs", "expire", or "run:" / "steps:" /
+ * "stepidx:" / "next:" as the prefix a Lua script appends a run id to */
+void sf_keys_wf(const char *prefix, const char *what, char *out,
+                size_t out_size);
+
+/* "P:signing-keys" */
+void sf_keys_signing(const char *prefix, char *out, size_t out_size);
 
 #endif

@@ -33,6 +33,11 @@
  *   wr    workflow_run_id       str
  *   wu    workflow_url          str
  *   wc    workflow_created_ms   uint
+ *   ct    callback_tpl          bin (an encoded envelope)
+ *   fk    fc_key                str
+ *   fp    fc_parallelism        uint
+ *   fr    fc_rate               uint
+ *   fd    fc_period_ms          uint
  *   at    attempts              array of [uint at_ms, uint status,
  *                                         uint latency_ms, str error | nil]
  *
@@ -113,6 +118,8 @@ void sf_message_cleanup(sf_message *m) {
     free(m->dlq_id);
     free(m->workflow_run_id);
     free(m->workflow_url);
+    free(m->callback_tpl);
+    free(m->fc_key);
     for (size_t i = 0; i < m->attempts_len; i++) free(m->attempts[i].error);
     free(m->attempts);
     sf_message_init(m);
@@ -201,6 +208,13 @@ sf_message *sf_message_dup(const sf_message *m) {
     d->dlq_id = xstrdup(m->dlq_id);
     d->workflow_run_id = xstrdup(m->workflow_run_id);
     d->workflow_url = xstrdup(m->workflow_url);
+    d->callback_tpl = NULL;
+    if (m->callback_tpl_len > 0) {
+        d->callback_tpl = malloc(m->callback_tpl_len);
+        sf_assert(d->callback_tpl != NULL);
+        memcpy(d->callback_tpl, m->callback_tpl, m->callback_tpl_len);
+    }
+    d->fc_key = xstrdup(m->fc_key);
     d->attempts = NULL;
     d->attempts_len = 0;
     for (size_t i = 0; i < m->attempts_len; i++)
@@ -259,11 +273,12 @@ static void put_headers(enc *e, const char *key, const sf_headers *h) {
     }
 }
 
-static void put_body(enc *e, const unsigned char *body, size_t len) {
+static void put_bin(enc *e, const char *key, const unsigned char *body,
+                    size_t len) {
     if (len == 0 || !body) return;
     e->n++;
     if (!e->pk) return;
-    pack_cstr(e->pk, "b");
+    pack_cstr(e->pk, key);
     msgpack_pack_bin(e->pk, len);
     msgpack_pack_bin_body(e->pk, body, len);
 }
@@ -293,7 +308,7 @@ static void encode_fields(enc *e, const sf_message *m) {
     put_str(e, "url", m->url ? m->url : "");
     put_str(e, "mt", m->method);
     put_headers(e, "h", &m->headers);
-    put_body(e, m->body, m->body_len);
+    put_bin(e, "b", m->body, m->body_len);
     put_int(e, "r", m->max_retries, 1);
     put_int(e, "rd", m->retried, 1);
     put_str(e, "rdx", m->retry_delay);
@@ -314,6 +329,11 @@ static void encode_fields(enc *e, const sf_message *m) {
     put_str(e, "wr", m->workflow_run_id);
     put_str(e, "wu", m->workflow_url);
     put_int(e, "wc", m->workflow_created_ms, 0);
+    put_bin(e, "ct", m->callback_tpl, m->callback_tpl_len);
+    put_str(e, "fk", m->fc_key);
+    put_int(e, "fp", m->fc_parallelism, 0);
+    put_int(e, "fr", m->fc_rate, 0);
+    put_int(e, "fd", m->fc_period_ms, 0);
     put_attempts(e, m);
 }
 
@@ -519,18 +539,19 @@ static int get_headers(const msgpack_object *o, const char *key,
     return 0;
 }
 
-static int get_body(const msgpack_object *o, sf_message *m, sf_err *err) {
+static int get_bin(const msgpack_object *o, const char *key,
+                   unsigned char **out, size_t *out_len, sf_err *err) {
     if (o->type != MSGPACK_OBJECT_BIN) {
-        sf_err_set(err, "field b: expected binary");
+        sf_err_set(err, "field %s: expected binary", key);
         return -1;
     }
-    free(m->body);
-    m->body = NULL;
-    m->body_len = o->via.bin.size;
-    if (m->body_len > 0) {
-        m->body = malloc(m->body_len);
-        sf_assert(m->body != NULL);
-        memcpy(m->body, o->via.bin.ptr, m->body_len);
+    free(*out);
+    *out = NULL;
+    *out_len = o->via.bin.size;
+    if (*out_len > 0) {
+        *out = malloc(*out_len);
+        sf_assert(*out != NULL);
+        memcpy(*out, o->via.bin.ptr, *out_len);
     }
     return 0;
 }
@@ -578,7 +599,7 @@ static int decode_field(sf_message *m, const msgpack_object *k,
     else if (key_is(k, "url")) return get_str(v, "url", 1, &m->url, err);
     else if (key_is(k, "mt")) return get_str(v, "mt", 1, &m->method, err);
     else if (key_is(k, "h")) return get_headers(v, "h", &m->headers, err);
-    else if (key_is(k, "b")) return get_body(v, m, err);
+    else if (key_is(k, "b")) return get_bin(v, "b", &m->body, &m->body_len, err);
     else if (key_is(k, "r")) return get_int(v, "r", &m->max_retries, err);
     else if (key_is(k, "rd")) return get_int(v, "rd", &m->retried, err);
     else if (key_is(k, "rdx"))
@@ -611,6 +632,13 @@ static int decode_field(sf_message *m, const msgpack_object *k,
     else if (key_is(k, "wu")) return get_str(v, "wu", 1, &m->workflow_url, err);
     else if (key_is(k, "wc"))
         return get_uint(v, "wc", INT64_MAX, &m->workflow_created_ms, err);
+    else if (key_is(k, "ct"))
+        return get_bin(v, "ct", &m->callback_tpl, &m->callback_tpl_len, err);
+    else if (key_is(k, "fk")) return get_str(v, "fk", 0, &m->fc_key, err);
+    else if (key_is(k, "fp")) return get_int(v, "fp", &m->fc_parallelism, err);
+    else if (key_is(k, "fr")) return get_int(v, "fr", &m->fc_rate, err);
+    else if (key_is(k, "fd"))
+        return get_uint(v, "fd", INT64_MAX, &m->fc_period_ms, err);
     else if (key_is(k, "at")) return get_attempts(v, m, err);
     return 0;
 }

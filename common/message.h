@@ -83,6 +83,25 @@ typedef struct sf_message {
     char *workflow_url;
     int64_t workflow_created_ms;
 
+    /* Upstash-Callback: after the final outcome of this message (delivered,
+     * or failed for good) the worker publishes a report of it built from
+     * this template: an encoded sf_message (sf_message_encode) carrying
+     * url, method, headers, retry settings, failure callback and workflow
+     * fields of the callback message (its id is "tpl" and it has no body;
+     * the worker sets a fresh id, the report body and created_ms).  NULL
+     * when the message has no callback. */
+    unsigned char *callback_tpl;
+    size_t callback_tpl_len;
+
+    /* Flow control (Upstash-Flow-Control-Key / -Value): at most
+     * fc_parallelism deliveries of fc_key in flight (0 = no limit) and at
+     * most fc_rate starts per fc_period_ms (0 = no limit; the period
+     * defaults to 1 s).  fc_key NULL = no flow control. */
+    char *fc_key;
+    int fc_parallelism;
+    int fc_rate;
+    int64_t fc_period_ms;
+
     /* Attempt history, oldest first, at most SF_MAX_ATTEMPT_HISTORY. */
     sf_attempt *attempts;
     size_t attempts_len;
