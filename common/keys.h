@@ -39,6 +39,9 @@
  *   P:{wf}:runs             zset runId -> createdAt (ms): every run kept
  *   P:{wf}:expire           zset runId -> time (ms) its keys are deleted
  *                           (finished runs, after the retention)
+ *   P:{wf}:failed           zset runId -> time (ms) the run failed; the
+ *                           coordinator's expiry sweep moves it to expire
+ *                           with the retention added (wf_expire.lua)
  *
  * Flow control (one slot per key, {fc:<key>}; worker/flow.h):
  *   P:{fc:<key>}:...        see worker/flow.h

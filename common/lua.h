@@ -5,6 +5,8 @@
 #ifndef SF_LUA_H
 #define SF_LUA_H
 
+#include <stddef.h>
+
 extern const char sf_lua_queue_move_due[];
 extern const char sf_lua_queue_retry[];
 extern const char sf_lua_queue_handback[];
@@ -15,6 +17,21 @@ extern const char sf_lua_dlq_index[];
 extern const char sf_lua_dlq_delete[];
 extern const char sf_lua_cb_retry[];
 extern const char sf_lua_cb_cancel[];
+extern const char sf_lua_wf_init[];
+extern const char sf_lua_wf_step[];
+extern const char sf_lua_wf_rerun[];
+/* coordinator: ending runs, the logs' read, the runs' expiry sweep */
+extern const char sf_lua_wf_finish[];
+extern const char sf_lua_wf_log[];
+extern const char sf_lua_wf_expire[];
+/* worker: Upstash-Callback reports and workflow step/run state */
+extern const char sf_lua_queue_callback[];
+extern const char sf_lua_wf_next[];
+extern const char sf_lua_wf_fail[];
+
+/* Every script, for SCRIPT LOAD on (re)connect. */
+extern const char *const sf_lua_all[];
+extern const size_t sf_lua_count;
 
 /* Writes the lowercase hex SHA1 of "script" (41 bytes with NUL) to "out". */
 void sf_lua_sha1(const char *script, char out[41]);

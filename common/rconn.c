@@ -21,14 +21,6 @@
 #define SF_RCONN_BACKOFF_MIN_MS 100
 #define SF_RCONN_BACKOFF_MAX_MS 5000
 
-/* Every script a process may call; loaded on each (re)connect. */
-static const char *const sf_rconn_scripts[] = {
-    sf_lua_queue_move_due, sf_lua_queue_retry, sf_lua_queue_handback,
-    sf_lua_dlq_add,        sf_lua_cb_result,   sf_lua_publish,
-    sf_lua_dlq_index,      sf_lua_dlq_delete,  sf_lua_cb_retry,
-    sf_lua_cb_cancel,
-};
-#define SF_RCONN_NSCRIPTS (sizeof(sf_rconn_scripts) / sizeof(sf_rconn_scripts[0]))
 
 struct sf_rconn {
     struct event_base *base;
@@ -42,7 +34,7 @@ struct sf_rconn {
     int handshake_left;       /* replies still expected before UP */
     int handshake_failed;
     size_t pending;           /* user commands awaiting a reply */
-    char shas[SF_RCONN_NSCRIPTS][41]; /* SHA1 of sf_rconn_scripts[i] */
+    char (*shas)[41];            /* SHA1 of sf_lua_all[i], owned */
     int backoff_ms;
     struct event *retry_timer;
 };
@@ -167,10 +159,10 @@ static void rconn_connect_cb(const redisAsyncContext *cac, int status) {
     redisAsyncCommand(ac, rconn_handshake_cb, "setname", "CLIENT SETNAME %s",
                       c->name);
     /* SCRIPT LOAD script */
-    for (size_t i = 0; i < SF_RCONN_NSCRIPTS; i++) {
+    for (size_t i = 0; i < sf_lua_count; i++) {
         c->handshake_left++;
         redisAsyncCommand(ac, rconn_handshake_cb, "script", "SCRIPT LOAD %s",
-                          sf_rconn_scripts[i]);
+                          sf_lua_all[i]);
     }
 }
 
@@ -206,10 +198,16 @@ sf_rconn *sf_rconn_new(struct event_base *base, const sf_redis_addr *addr,
     c->state_fn = state_fn;
     c->arg = arg;
     c->backoff_ms = SF_RCONN_BACKOFF_MIN_MS;
-    for (size_t i = 0; i < SF_RCONN_NSCRIPTS; i++)
-        sf_lua_sha1(sf_rconn_scripts[i], c->shas[i]);
+    c->shas = calloc(sf_lua_count, sizeof(*c->shas));
+    if (!c->shas) {
+        free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < sf_lua_count; i++)
+        sf_lua_sha1(sf_lua_all[i], c->shas[i]);
     c->retry_timer = evtimer_new(base, rconn_retry_cb, c);
     if (!c->retry_timer) {
+        free(c->shas);
         free(c);
         return NULL;
     }
@@ -228,6 +226,7 @@ void sf_rconn_free(sf_rconn *c) {
         c->ac = NULL;
     }
     event_free(c->retry_timer);
+    free(c->shas);
     free(c);
 }
 
@@ -322,8 +321,8 @@ sf_status sf_rconn_evalsha(sf_rconn *c, const char *script,
     int total = argc + 3;
     char sha_buf[41], nk[16];
     const char *sha = NULL;
-    for (size_t i = 0; i < SF_RCONN_NSCRIPTS && !sha; i++)
-        if (sf_rconn_scripts[i] == script) sha = c->shas[i];
+    for (size_t i = 0; i < sf_lua_count && !sha; i++)
+        if (sf_lua_all[i] == script) sha = c->shas[i];
     if (!sha) {
         sf_lua_sha1(script, sha_buf);
         sha = sha_buf;

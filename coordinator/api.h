@@ -13,6 +13,8 @@
 void sf_api_publish(sf_coord *c, struct evhttp_request *req, const char *tail);
 /* POST /v2/batch */
 void sf_api_batch(sf_coord *c, struct evhttp_request *req, const char *tail);
+/* POST /v2/trigger/{url}: starts a workflow run (publish_api.c). */
+void sf_api_trigger(sf_coord *c, struct evhttp_request *req, const char *tail);
 
 /* GET /v2/dlq, GET /v2/workflows/dlq */
 void sf_api_dlq_list(sf_coord *c, struct evhttp_request *req, const char *tail);

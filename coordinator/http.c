@@ -59,6 +59,7 @@ static const route routes[] = {
     {EVHTTP_REQ_GET, ROUTE_EXACT, "/readyz", 0, readyz},
     {EVHTTP_REQ_POST, ROUTE_REST, "/v2/publish/", 1, sf_api_publish},
     {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/batch", 1, sf_api_batch},
+    {EVHTTP_REQ_POST, ROUTE_REST, "/v2/trigger/", 1, sf_api_trigger},
     {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/dlq/retry", 1, sf_api_dlq_retry_many},
     {EVHTTP_REQ_POST, ROUTE_SEGMENT, "/v2/dlq/retry/", 1, sf_api_dlq_retry_one},
     {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/dlq", 1, sf_api_dlq_list},

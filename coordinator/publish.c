@@ -164,16 +164,135 @@ typedef struct settings {
     int64_t delay_ms;       /* -1 = none */
     int64_t not_before_s;   /* -1 = none */
     int content_dedup;
+    sf_message *cb;         /* Upstash-Callback-* settings, or NULL */
+    struct settings *cbs;   /* the template's own settings (ignored) */
+    sf_publish_wf *wf;      /* where Workflow-Init/-CallType go, or NULL */
 } settings;
 
 #define IS(wanted) (strcasecmp(h->name, (wanted)) == 0)
+
+int sf_flow_control_parse(const char *value, sf_message *m, char *why,
+                          size_t why_size) {
+    char buf[256];
+    int seen = 0;
+    trim_copy(value ? value : "", buf, sizeof(buf));
+    m->fc_parallelism = m->fc_rate = 0;
+    m->fc_period_ms = 0;
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char part[128], *eq;
+        trim_copy(item, part, sizeof(part));
+        if (!part[0]) continue;
+        if (!(eq = strchr(part, '='))) {
+            snprintf(why, why_size, "'%.40s' is not name=value", part);
+            return -1;
+        }
+        *eq = '\0';
+        const char *name = part, *val = eq + 1;
+        int64_t n;
+        sf_err perr = {{0}};
+        if (strcasecmp(name, "parallelism") == 0 ||
+            strcasecmp(name, "rate") == 0 ||
+            strcasecmp(name, "ratePerSecond") == 0) {
+            if (sf_parse_i64(val, strlen(val), &n) != 0 || n < 1 || n > 1000000) {
+                snprintf(why, why_size, "%s must be an integer from 1 to 1000000",
+                         name);
+                return -1;
+            }
+            if (strcasecmp(name, "parallelism") == 0) m->fc_parallelism = (int)n;
+            else m->fc_rate = (int)n;
+        } else if (strcasecmp(name, "period") == 0) {
+            if (sf_duration_parse_ms(val, &n, &perr) != SF_OK || n < 1 ||
+                n > 86400000LL * 7) {
+                snprintf(why, why_size, "period must be a duration like 1s or 5m "
+                         "(up to 7 days)");
+                return -1;
+            }
+            m->fc_period_ms = n;
+        } else {
+            snprintf(why, why_size, "unknown setting '%.40s' (parallelism, rate, "
+                     "period)", name);
+            return -1;
+        }
+        seen++;
+    }
+    if (m->fc_parallelism == 0 && m->fc_rate == 0) {
+        snprintf(why, why_size, "give at least one of parallelism or rate");
+        return -1;
+    }
+    (void)seen;
+    if (m->fc_rate > 0 && m->fc_period_ms == 0) m->fc_period_ms = 1000;
+    return 0;
+}
+
+static sf_status apply_header(const sf_publish_input *in, const sf_kv *h,
+                              sf_message *m, settings *s, sf_err *err);
+
+/* Upstash-Callback-<X>: setting <X> of the callback report message, read
+ * with the same rules as Upstash-<X> on the message itself. */
+static sf_status apply_callback_header(const sf_publish_input *in,
+                                       const sf_kv *h, settings *s,
+                                       sf_err *err) {
+    if (!s->cb) {
+        s->cb = sf_message_new();
+        s->cbs = calloc(1, sizeof(*s->cbs));
+        if (!s->cb || !s->cbs) {
+            sf_err_set(err, "out of memory");
+            return SF_ERR;
+        }
+        s->cbs->delay_ms = s->cbs->not_before_s = -1;
+    }
+    const char *rest = h->name + strlen("Upstash-Callback-");
+    size_t need = strlen("Upstash-") + strlen(rest) + 1;
+    char *name = malloc(need);
+    if (!name) {
+        sf_err_set(err, "out of memory");
+        return SF_ERR;
+    }
+    snprintf(name, need, "Upstash-%s", rest);
+    sf_kv inner = {name, h->value};
+    sf_err ierr = {{0}};
+    sf_status st = apply_header(in, &inner, s->cb, s->cbs, &ierr);
+    if (st != SF_OK) sf_err_set(err, "callback setting %s: %s", h->name, ierr.msg);
+    free(name);
+    return st;
+}
 
 /* Applies one header to "m"/"s". */
 static sf_status apply_header(const sf_publish_input *in, const sf_kv *h,
                               sf_message *m, settings *s, sf_err *err) {
     const char *v = h->value ? h->value : "";
     char buf[64], meth[8];
-    if (sf_has_prefix_ci(h->name, "Upstash-Failure-Callback-Forward-")) {
+    if (sf_has_prefix_ci(h->name, "Upstash-Callback-")) {
+        return apply_callback_header(in, h, s, err);
+    } else if (IS("Upstash-Callback")) {
+        if (!sf_publish_url_ok(v)) {
+            sf_err_set(err, "invalid callback: '%.100s' is not an absolute "
+                       "http(s) URL", v);
+            return SF_INVALID;
+        }
+        free(m->callback_tpl); /* the URL is kept here until the end */
+        m->callback_tpl = (unsigned char *)xstrdup(v);
+        m->callback_tpl_len = 0;
+    } else if (IS("Upstash-Flow-Control-Key")) {
+        if (!*v || strlen(v) > MAX_SETTING_LEN) {
+            sf_err_set(err, "invalid Upstash-Flow-Control-Key: empty or longer "
+                       "than %d bytes", MAX_SETTING_LEN);
+            return SF_INVALID;
+        }
+        free(m->fc_key);
+        m->fc_key = xstrdup(v);
+    } else if (IS("Upstash-Flow-Control-Value")) {
+        char why[160];
+        if (sf_flow_control_parse(v, m, why, sizeof(why)) != 0) {
+            sf_err_set(err, "invalid Upstash-Flow-Control-Value: %s", why);
+            return SF_INVALID;
+        }
+    } else if (IS("Upstash-Workflow-Init")) {
+        if (s->wf) s->wf->init = strcasecmp(v, "true") == 0;
+    } else if (IS("Upstash-Workflow-CallType")) {
+        if (s->wf) trim_copy(v, s->wf->call_type, sizeof(s->wf->call_type));
+    } else if (sf_has_prefix_ci(h->name, "Upstash-Failure-Callback-Forward-")) {
         const char *n = h->name + strlen("Upstash-Failure-Callback-Forward-");
         if (*n) sf_headers_add(&m->cb_headers, n, v);
     } else if (IS("Upstash-Failure-Callback-Retries")) {
@@ -280,6 +399,46 @@ static sf_status apply_header(const sf_publish_input *in, const sf_kv *h,
     return SF_OK;
 }
 
+static void drop_callback(settings *s) {
+    sf_message_free(s->cb);
+    free(s->cbs);
+    s->cb = NULL;
+    s->cbs = NULL;
+}
+
+/* Turns the Upstash-Callback URL (kept in m->callback_tpl as text while
+ * the headers are read) and the Upstash-Callback-* settings into the
+ * encoded template of the report message.  Settings without a URL are
+ * ignored, as the callback itself is optional. */
+static sf_status finish_callback(sf_message *m, settings *s, sf_err *err) {
+    char *url = (char *)m->callback_tpl;
+    m->callback_tpl = NULL;
+    m->callback_tpl_len = 0;
+    if (!url) {
+        drop_callback(s);
+        return SF_OK;
+    }
+    sf_message *cb = s->cb ? s->cb : sf_message_new();
+    if (!cb) {
+        free(url);
+        drop_callback(s);
+        sf_err_set(err, "out of memory");
+        return SF_ERR;
+    }
+    s->cb = cb;
+    cb->id = xstrdup("tpl");
+    cb->url = url;
+    if (!cb->method) cb->method = xstrdup("POST");
+    cb->caller_ip = xstrdup(m->caller_ip);
+    sf_buf b;
+    sf_buf_init(&b);
+    sf_message_encode(cb, &b);
+    m->callback_tpl = (unsigned char *)b.data;
+    m->callback_tpl_len = b.len;
+    drop_callback(s);
+    return SF_OK;
+}
+
 sf_status sf_publish_parse(const sf_publish_input *in, sf_message **out,
                            int64_t *due_ms, sf_err *err) {
     *out = NULL;
@@ -297,13 +456,15 @@ sf_status sf_publish_parse(const sf_publish_input *in, sf_message **out,
         sf_err_set(err, "out of memory");
         return SF_ERR;
     }
-    settings s = {.delay_ms = -1, .not_before_s = -1};
+    settings s = {.delay_ms = -1, .not_before_s = -1, .wf = in->wf_out};
+    if (in->wf_out) memset(in->wf_out, 0, sizeof(*in->wf_out));
     m->url = dest;
     m->method = xstrdup("POST");
     for (size_t i = 0; i < in->n_headers; i++) {
         if (!in->headers[i].name) continue;
         if (apply_header(in, &in->headers[i], m, &s, err) != SF_OK) {
             sf_message_free(m);
+            drop_callback(&s);
             return SF_INVALID;
         }
     }
@@ -326,6 +487,17 @@ sf_status sf_publish_parse(const sf_publish_input *in, sf_message **out,
         hex_sha256(m->url, m->body, m->body_len, hex);
         m->dedup_id = xstrdup(hex);
     }
+    if (finish_callback(m, &s, err) != SF_OK) {
+        sf_message_free(m);
+        return SF_INVALID;
+    }
+    if (m->fc_key && m->fc_parallelism == 0 && m->fc_rate == 0) {
+        sf_err_set(err, "Upstash-Flow-Control-Key needs an "
+                   "Upstash-Flow-Control-Value (parallelism=N and/or rate=N)");
+        sf_message_free(m);
+        return SF_INVALID;
+    }
+    if (!m->fc_key) m->fc_parallelism = m->fc_rate = 0, m->fc_period_ms = 0;
     int64_t due = 0;
     if (s.delay_ms > 0) due = in->now_ms + s.delay_ms;
     if (s.not_before_s >= 0 && s.not_before_s * 1000 > due)

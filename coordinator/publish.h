@@ -26,6 +26,12 @@ typedef struct sf_kv {
     const char *value;
 } sf_kv;
 
+/* What a publish request says about a workflow, for coordinator/wf.c. */
+typedef struct sf_publish_wf {
+    int init;             /* Upstash-Workflow-Init: true */
+    char call_type[16];   /* Upstash-Workflow-CallType ("" when absent) */
+} sf_publish_wf;
+
 typedef struct sf_publish_input {
     const char *destination;  /* raw, possibly percent-encoded URL */
     const sf_kv *headers;     /* request headers, any case */
@@ -35,6 +41,7 @@ typedef struct sf_publish_input {
     const char *caller_ip;    /* or NULL */
     int64_t now_ms;           /* wall clock of the request */
     int64_t max_timeout_ms;   /* Upstash-Timeout cap (cfg.max_timeout_ms) */
+    sf_publish_wf *wf_out;    /* filled when not NULL */
 } sf_publish_input;
 
 /* Builds the message for "in": a new id "msg_<32 hex>", the method, the
@@ -44,6 +51,12 @@ typedef struct sf_publish_input {
  * Returns SF_OK, or SF_INVALID with the reason in "err". */
 sf_status sf_publish_parse(const sf_publish_input *in, sf_message **out,
                            int64_t *due_ms, sf_err *err);
+
+/* Parses an Upstash-Flow-Control-Value ("parallelism=2, rate=10,
+ * period=1s"; rate alone means per second) into m's fc_* fields.  Returns
+ * 0, or -1 with the reason in "why". */
+int sf_flow_control_parse(const char *value, sf_message *m, char *why,
+                          size_t why_size);
 
 /* 1 when "url" is an absolute http(s) URL with a non-empty host and no
  * whitespace or control characters. */

@@ -14,6 +14,7 @@
 #include "lua.h"
 #include "publish.h"
 #include "util.h"
+#include "wf.h"
 
 #define MAX_BATCH_ITEMS 1000
 
@@ -164,12 +165,13 @@ sf_status sf_enqueue(sf_coord *c, sf_message *const *msgs,
 
 /* Collects the request headers as borrowed name/value pairs (malloc'd
  * array, freed by the caller; the strings live with the request). */
-static sf_kv *collect_headers(struct evhttp_request *req, size_t *n) {
+static sf_kv *collect_headers(struct evhttp_request *req, size_t extra,
+                              size_t *n) {
     struct evkeyvalq *hs = evhttp_request_get_input_headers(req);
     struct evkeyval *kv;
     size_t count = 0;
     TAILQ_FOREACH(kv, hs, next) count++;
-    sf_kv *out = calloc(count ? count : 1, sizeof(*out));
+    sf_kv *out = calloc(count + extra + 1, sizeof(*out));
     if (!out) return NULL;
     count = 0;
     TAILQ_FOREACH(kv, hs, next) {
@@ -181,73 +183,206 @@ static sf_kv *collect_headers(struct evhttp_request *req, size_t *n) {
     return out;
 }
 
-static void publish_done(sf_coord *c, const sf_enqueue_result *r, void *arg) {
-    (void)c;
-    struct evhttp_request *req = arg;
-    if (r->status != SF_OK) {
-        sf_http_reply_error(req, 503, "redis unavailable, message not stored");
-        return;
+/* One publish, batch or trigger request on its way: workflow preparation
+ * (wf.h), then the enqueue, then the answer. */
+typedef enum answer_kind { ANSWER_ONE, ANSWER_ARRAY, ANSWER_TRIGGER } answer_kind;
+
+typedef struct pub_ctx {
+    struct evhttp_request *req;
+    answer_kind answer;
+    size_t n;
+    sf_message **msgs;      /* owned */
+    int64_t *due;
+    sf_publish_wf *wf;
+    sf_wf_fate *fate;
+    size_t *slot;           /* item -> index among the enqueued ones */
+} pub_ctx;
+
+static pub_ctx *pub_ctx_new(struct evhttp_request *req, answer_kind a, size_t n) {
+    pub_ctx *x = calloc(1, sizeof(*x));
+    if (!x) return NULL;
+    x->req = req;
+    x->answer = a;
+    x->n = n;
+    size_t k = n ? n : 1;
+    x->msgs = calloc(k, sizeof(*x->msgs));
+    x->due = calloc(k, sizeof(*x->due));
+    x->wf = calloc(k, sizeof(*x->wf));
+    x->fate = calloc(k, sizeof(*x->fate));
+    x->slot = calloc(k, sizeof(*x->slot));
+    if (!x->msgs || !x->due || !x->wf || !x->fate || !x->slot) {
+        free(x->msgs); free(x->due); free(x->wf); free(x->fate); free(x->slot);
+        free(x);
+        return NULL;
     }
-    json_t *o = json_pack("{s:s}", "messageId", r->ids[0]);
-    if (r->deduplicated[0]) json_object_set_new(o, "deduplicated", json_true());
-    sf_http_reply_json(req, 200, o);
+    return x;
 }
 
-void sf_api_publish(sf_coord *c, struct evhttp_request *req, const char *tail) {
+static void pub_ctx_free(pub_ctx *x) {
+    if (!x) return;
+    for (size_t i = 0; i < x->n; i++) sf_message_free(x->msgs[i]);
+    free(x->msgs);
+    free(x->due);
+    free(x->wf);
+    free(x->fate);
+    free(x->slot);
+    free(x);
+}
+
+static json_t *answer_item(const pub_ctx *x, size_t i, const char *id, int dedup) {
+    const sf_message *m = x->msgs[i];
+    if (x->answer == ANSWER_TRIGGER)
+        return json_pack("{s:s,s:I,s:s}", "workflowRunId", m->workflow_run_id,
+                         "workflowCreatedAt", (json_int_t)m->workflow_created_ms,
+                         "messageId", id);
+    json_t *o = json_pack("{s:s}", "messageId", id);
+    if (dedup) json_object_set_new(o, "deduplicated", json_true());
+    return o;
+}
+
+static void enqueued(sf_coord *c, const sf_enqueue_result *r, void *arg) {
+    (void)c;
+    pub_ctx *x = arg;
+    if (r && r->status != SF_OK) {
+        sf_http_reply_error(x->req, 503, "redis unavailable, %s not (fully) stored",
+                            x->answer == ANSWER_ARRAY ? "batch" : "message");
+        pub_ctx_free(x);
+        return;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < x->n; i++) {
+        int dup_run = x->fate[i] == SF_WF_DUP_RUN;
+        const char *id = dup_run || !r ? x->msgs[i]->id : r->ids[x->slot[i]];
+        int dedup = dup_run || x->fate[i] == SF_WF_DUP_STEP ||
+                    (!dup_run && r && r->deduplicated[x->slot[i]]);
+        json_array_append_new(a, answer_item(x, i, id, dedup));
+    }
+    if (x->answer == ANSWER_ARRAY) {
+        sf_http_reply_json(x->req, 200, a);
+    } else {
+        sf_http_reply_json(x->req, 200, json_incref(json_array_get(a, 0)));
+        json_decref(a);
+    }
+    pub_ctx_free(x);
+}
+
+static void prepared(sf_coord *c, const sf_wf_result *res, void *arg) {
+    pub_ctx *x = arg;
+    if (res->http_status) {
+        sf_http_reply_error(x->req, res->http_status, "%s", res->error);
+        pub_ctx_free(x);
+        return;
+    }
+    sf_message **todo = calloc(x->n ? x->n : 1, sizeof(*todo));
+    int64_t *due = calloc(x->n ? x->n : 1, sizeof(*due));
+    size_t k = 0;
+    for (size_t i = 0; todo && due && i < x->n; i++) {
+        if (x->fate[i] == SF_WF_DUP_RUN) continue;
+        x->slot[i] = k;
+        due[k] = x->due[i];
+        todo[k++] = x->msgs[i];
+    }
+    if (!todo || !due) {
+        sf_http_reply_error(x->req, 500, "out of memory");
+        pub_ctx_free(x);
+    } else if (k == 0) {
+        enqueued(c, NULL, x);
+    } else if (sf_enqueue(c, todo, due, k, enqueued, x) != SF_OK) {
+        sf_http_reply_error(x->req, 503, "redis unavailable, message not stored");
+        pub_ctx_free(x);
+    }
+    free(todo);
+    free(due);
+}
+
+/* Runs the parsed messages of "x" through the workflow layer and on. */
+static void pub_go(sf_coord *c, pub_ctx *x) {
+    sf_wf_prepare(c, x->msgs, x->wf, x->fate, x->n, prepared, x);
+}
+
+/* Parses one publish-style request (publish or trigger) into "x". */
+static int parse_request(sf_coord *c, struct evhttp_request *req,
+                         const char *tail, const sf_kv *extra, size_t n_extra,
+                         pub_ctx *x) {
     size_t body_len;
     const unsigned char *body = sf_http_body(req, &body_len);
     if ((int64_t)body_len > c->cfg->max_body_bytes) {
         sf_http_reply_error(req, 413, "body of %zu bytes is over the limit of %lld",
                             body_len, (long long)c->cfg->max_body_bytes);
-        return;
+        return -1;
     }
     size_t nh = 0;
-    sf_kv *hs = collect_headers(req, &nh);
+    sf_kv *hs = collect_headers(req, n_extra, &nh);
     if (!hs) {
         sf_http_reply_error(req, 500, "out of memory");
-        return;
+        return -1;
     }
+    for (size_t i = 0; i < n_extra; i++) hs[nh++] = extra[i];
     sf_publish_input in = {
         .destination = tail, .headers = hs, .n_headers = nh, .body = body,
         .body_len = body_len, .caller_ip = sf_http_peer(req),
         .now_ms = sf_now_ms(), .max_timeout_ms = c->cfg->max_timeout_ms,
+        .wf_out = &x->wf[0],
     };
-    sf_message *m = NULL;
-    int64_t due = 0;
     sf_err err = {{0}};
-    sf_status st = sf_publish_parse(&in, &m, &due, &err);
+    sf_status st = sf_publish_parse(&in, &x->msgs[0], &x->due[0], &err);
     free(hs);
     if (st != SF_OK) {
         sf_http_reply_error(req, st == SF_INVALID ? 400 : 500, "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+void sf_api_publish(sf_coord *c, struct evhttp_request *req, const char *tail) {
+    pub_ctx *x = pub_ctx_new(req, ANSWER_ONE, 1);
+    if (!x) {
+        sf_http_reply_error(req, 500, "out of memory");
         return;
     }
-    if (sf_enqueue(c, &m, &due, 1, publish_done, req) != SF_OK)
-        sf_http_reply_error(req, 503, "redis unavailable, message not stored");
-    sf_message_free(m);
+    if (parse_request(c, req, tail, NULL, 0, x) != 0) {
+        pub_ctx_free(x);
+        return;
+    }
+    pub_go(c, x);
+}
+
+/* POST /v2/trigger/{url}: starts a workflow run like client.trigger()
+ * does (the run id from Upstash-Workflow-RunId, else a new one). */
+void sf_api_trigger(sf_coord *c, struct evhttp_request *req, const char *tail) {
+    pub_ctx *x = pub_ctx_new(req, ANSWER_TRIGGER, 1);
+    if (!x) {
+        sf_http_reply_error(req, 500, "out of memory");
+        return;
+    }
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *given = evhttp_find_header(in, "Upstash-Workflow-RunId");
+    char run_id[80];
+    if (given && *given) snprintf(run_id, sizeof(run_id), "%s", given);
+    else sf_random_id("wfr_", run_id, sizeof(run_id));
+    char *url = sf_publish_destination(tail);
+    sf_kv extra[] = {
+        {"Upstash-Workflow-Init", "true"},
+        {"Upstash-Workflow-RunId", run_id},
+        {"Upstash-Workflow-Url", url ? url : ""},
+        {"Upstash-Forward-Upstash-Workflow-Sdk-Version", "1"},
+    };
+    int rc = parse_request(c, req, tail, extra, sizeof(extra) / sizeof(extra[0]), x);
+    free(url);
+    if (rc != 0) {
+        pub_ctx_free(x);
+        return;
+    }
+    pub_go(c, x);
 }
 
 /* ---- POST /v2/batch ---- */
 
-static void batch_done(sf_coord *c, const sf_enqueue_result *r, void *arg) {
-    (void)c;
-    struct evhttp_request *req = arg;
-    if (r->status != SF_OK) {
-        sf_http_reply_error(req, 503, "redis unavailable, batch not (fully) stored");
-        return;
-    }
-    json_t *a = json_array();
-    for (size_t i = 0; i < r->n; i++) {
-        json_t *o = json_pack("{s:s}", "messageId", r->ids[i]);
-        if (r->deduplicated[i]) json_object_set_new(o, "deduplicated", json_true());
-        json_array_append_new(a, o);
-    }
-    sf_http_reply_json(req, 200, a);
-}
-
 /* Turns one batch item into a message.  Returns the HTTP status to answer
  * on failure (400/413) with the reason in "err", or 0. */
 static int batch_item(sf_coord *c, struct evhttp_request *req, json_t *item,
-                      size_t idx, sf_message **out, int64_t *due, sf_err *err) {
+                      size_t idx, sf_message **out, int64_t *due,
+                      sf_publish_wf *wf, sf_err *err) {
     if (!json_is_object(item)) {
         sf_err_set(err, "batch item %zu: not a JSON object", idx);
         return 400;
@@ -303,7 +438,7 @@ static int batch_item(sf_coord *c, struct evhttp_request *req, json_t *item,
         .destination = json_string_value(dest), .headers = hs, .n_headers = k,
         .body = json_is_string(body) ? json_string_value(body) : NULL,
         .body_len = blen, .caller_ip = sf_http_peer(req), .now_ms = sf_now_ms(),
-        .max_timeout_ms = c->cfg->max_timeout_ms,
+        .max_timeout_ms = c->cfg->max_timeout_ms, .wf_out = wf,
     };
     sf_err perr = {{0}};
     sf_status st = sf_publish_parse(&in, out, due, &perr);
@@ -341,19 +476,18 @@ void sf_api_batch(sf_coord *c, struct evhttp_request *req, const char *tail) {
         sf_http_reply_json(req, 200, json_array());
         return;
     }
-    sf_message **msgs = calloc(n, sizeof(*msgs));
-    int64_t *due = calloc(n, sizeof(*due));
-    int status = msgs && due ? 0 : 500;
+    pub_ctx *x = pub_ctx_new(req, ANSWER_ARRAY, n);
+    int status = x ? 0 : 500;
     sf_err err = {{0}};
     if (status) sf_err_set(&err, "out of memory");
     for (size_t i = 0; i < n && status == 0; i++)
-        status = batch_item(c, req, json_array_get(arr, i), i, &msgs[i], &due[i], &err);
+        status = batch_item(c, req, json_array_get(arr, i), i, &x->msgs[i],
+                            &x->due[i], &x->wf[i], &err);
     json_decref(arr);
-    if (status)
+    if (status) {
         sf_http_reply_error(req, status, "%s", err.msg);
-    else if (sf_enqueue(c, msgs, due, n, batch_done, req) != SF_OK)
-        sf_http_reply_error(req, 503, "redis unavailable, batch not stored");
-    for (size_t i = 0; msgs && i < n; i++) sf_message_free(msgs[i]);
-    free(msgs);
-    free(due);
+        pub_ctx_free(x);
+        return;
+    }
+    pub_go(c, x);
 }

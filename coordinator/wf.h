@@ -59,6 +59,7 @@
 
 #include "coord.h"
 #include "message.h"
+#include "publish.h"
 
 #define SF_WF_SCHEMA 1
 
@@ -76,13 +77,28 @@ typedef struct sf_wf_result {
 typedef void sf_wf_prepared_fn(sf_coord *c, const sf_wf_result *r,
                                void *arg);
 
+/* What sf_wf_prepare decided for each message. */
+typedef enum sf_wf_fate {
+    SF_WF_ENQUEUE = 0,  /* store it (rewritten when it is a workflow one) */
+    SF_WF_DUP_RUN,      /* init of a run that exists: store nothing; its id
+                           is now the first init's messageId */
+    SF_WF_DUP_STEP,     /* step recorded before: id and dedup id are the
+                           first one's, so storing it again is a no-op while
+                           the dedup id lives (covers a crash between
+                           recording and storing) */
+} sf_wf_fate;
+
 /* Rewrites the workflow messages among "msgs[0..n)" in place (body,
- * settings, headers, ids of duplicates; "dedup[i]" is set to 1 for a step
- * or run recorded before) and calls "done" once, later or immediately,
- * when all are ready to enqueue (or with the HTTP status to answer).
- * "msgs", "due_ms" and "dedup" must stay valid until then. */
-void sf_wf_prepare(sf_coord *c, sf_message **msgs, int64_t *due_ms,
-                   int *dedup, size_t n, sf_wf_prepared_fn *done, void *arg);
+ * settings, headers; "wf[i]" is what the request said about workflows),
+ * writes each message's fate to "fate[i]" and calls "done" exactly once,
+ * possibly before returning, when all are ready to enqueue or with the
+ * HTTP status to answer.  Every array must stay valid until then. */
+void sf_wf_prepare(sf_coord *c, sf_message **msgs, const sf_publish_wf *wf,
+                   sf_wf_fate *fate, size_t n, sf_wf_prepared_fn *done,
+                   void *arg);
+
+/* 1 when "m" (with "wf") is handled by sf_wf_prepare at all. */
+int sf_wf_is_workflow(const sf_message *m, const sf_publish_wf *wf);
 
 /* A new run from a failed one, for the DLQ's resume and restart. */
 typedef struct sf_wf_rerun_opts {

@@ -1,0 +1,29 @@
+-- wf_init.lua - creates a workflow run and records its initial payload as
+-- step 0 (coordinator/wf.h).  A run id seen before creates nothing.
+-- KEYS[1] P:{wf}:run:<runId>, KEYS[2] P:{wf}:steps:<runId>,
+-- KEYS[3] P:{wf}:stepidx:<runId>, KEYS[4] P:{wf}:runs
+-- ARGV[1] runId, ARGV[2] workflow URL, ARGV[3] createdAt (ms),
+-- ARGV[4] messageId of the init delivery, ARGV[5] step 0 item (JSON),
+-- ARGV[6] template (msgpack), ARGV[7] label, ARGV[8] callerIP,
+-- ARGV[9] failureUrl, ARGV[10] retries, ARGV[11] retryDelay,
+-- ARGV[12] flowControlKey, ARGV[13] flowControlValue, ARGV[14] schema
+-- Reply: {1, messageId} when created; {0, messageId of the first init,
+-- createdAt} when the run existed.
+local prev = redis.call('HMGET', KEYS[1], 'initMessageId', 'createdAt')
+if prev[1] or prev[2] then
+  return {0, prev[1] or '', prev[2] or '0'}
+end
+local f = {'v', ARGV[14], 'workflowRunId', ARGV[1], 'workflowUrl', ARGV[2],
+           'state', 'RUN_STARTED', 'createdAt', ARGV[3],
+           'initMessageId', ARGV[4], 'tpl', ARGV[6], 'retries', ARGV[10]}
+local opt = {label = ARGV[7], callerIP = ARGV[8], failureUrl = ARGV[9],
+             retryDelay = ARGV[11], flowControlKey = ARGV[12],
+             flowControlValue = ARGV[13]}
+for k, v in pairs(opt) do
+  if v ~= '' then f[#f + 1] = k; f[#f + 1] = v end
+end
+redis.call('HSET', KEYS[1], unpack(f))
+redis.call('RPUSH', KEYS[2], ARGV[5])
+redis.call('HSET', KEYS[3], 'm:' .. ARGV[4], 0)
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+return {1, ARGV[4]}

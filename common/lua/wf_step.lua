@@ -1,0 +1,28 @@
+-- wf_step.lua - records one step a workflow endpoint published, once, and
+-- composes the body of its delivery (coordinator/wf.h).
+-- KEYS[1] P:{wf}:run:<runId>, KEYS[2] P:{wf}:steps:<runId>,
+-- KEYS[3] P:{wf}:stepidx:<runId>, KEYS[4] P:{wf}:next:<runId>
+-- ARGV[1] messageId, ARGV[2] dedup key ("s:<stepId>" or "t:<targetStep>"),
+-- ARGV[3] step item (JSON), ARGV[4] next-state JSON, ARGV[5] inline limit
+-- (bytes; a longer history is fetched by the SDK: empty body)
+-- Reply: {1 new | 2 recorded before, messageId, body, template, createdAt},
+-- or {-1} when the run is unknown, {-2, state} when it is not running.
+local run = redis.call('HMGET', KEYS[1], 'state', 'tpl', 'createdAt')
+if not run[1] then return {-1} end
+if run[1] ~= 'RUN_STARTED' then return {-2, run[1]} end
+local code, id = 1, ARGV[1]
+local prev = redis.call('HGET', KEYS[3], ARGV[2])
+local idx
+if prev then
+  code, id = 2, prev
+  idx = tonumber(redis.call('HGET', KEYS[3], 'm:' .. prev))
+end
+if not idx then
+  idx = redis.call('RPUSH', KEYS[2], ARGV[3]) - 1
+  redis.call('HSET', KEYS[3], ARGV[2], id, 'm:' .. id, idx)
+  redis.call('HSET', KEYS[4], id, ARGV[4])
+end
+local items = redis.call('LRANGE', KEYS[2], 0, idx)
+local body = '[' .. table.concat(items, ',') .. ']'
+if #body > tonumber(ARGV[5]) then body = '' end
+return {code, id, body, run[2] or '', run[3] or '0'}
