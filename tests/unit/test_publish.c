@@ -230,6 +230,80 @@ static void test_rejections(void) {
     expect_invalid("http://h/", "Upstash-Deduplication-Id", "", "Deduplication");
 }
 
+/* Upstash-Callback: the report template carries the callback's own
+ * settings and forwarded headers; settings without a URL are dropped. */
+static void test_report_callback(void) {
+    sf_kv h[] = {
+        {"Upstash-Callback", "http://wf.local/app"},
+        {"Upstash-Callback-Retries", "5"},
+        {"Upstash-Callback-Forward-Upstash-Workflow-StepId", "3"},
+        {"Upstash-Callback-Workflow-RunId", "wfr_x"},
+        {"Upstash-Workflow-CallType", "toCallback"},
+        {"Upstash-Retries", "0"},
+    };
+    sf_message *m = NULL;
+    int64_t due;
+    sf_err err;
+    sf_publish_wf wf;
+    sf_publish_input in = {
+        .destination = "http://api.local/x", .headers = h, .n_headers = 6,
+        .caller_ip = "10.0.0.7", .now_ms = NOW, .max_timeout_ms = 60000,
+        .wf_out = &wf,
+    };
+    CHECK_INT(sf_publish_parse(&in, &m, &due, &err), SF_OK);
+    CHECK_INT(m->max_retries, 0);
+    CHECK_STR(wf.call_type, "toCallback");
+    CHECK(m->callback_tpl != NULL && m->callback_tpl_len > 0);
+    sf_message *t = sf_message_decode(m->callback_tpl, m->callback_tpl_len, &err);
+    CHECK(t != NULL);
+    if (t) {
+        CHECK_STR(t->url, "http://wf.local/app");
+        CHECK_STR(t->method, "POST");
+        CHECK_INT(t->max_retries, 5);
+        CHECK_STR(t->workflow_run_id, "wfr_x");
+        CHECK_STR(sf_headers_get(&t->headers, "Upstash-Workflow-StepId"), "3");
+    }
+    sf_message_free(t);
+    sf_message_free(m);
+
+    sf_kv lone[] = {{"Upstash-Callback-Retries", "5"}};
+    CHECK_INT(parse("http://h/", lone, 1, NULL, &m, &due, &err), SF_OK);
+    CHECK(m->callback_tpl == NULL);
+    sf_message_free(m);
+    expect_invalid("http://h/", "Upstash-Callback", "nope", "invalid callback");
+}
+
+/* Upstash-Flow-Control-Key/-Value as the SDKs write them. */
+static void test_flow_control(void) {
+    sf_kv h[] = {{"Upstash-Flow-Control-Key", "tenant-1"},
+                 {"Upstash-Flow-Control-Value", "parallelism=2, rate=10, period=5s"}};
+    sf_message *m = NULL;
+    int64_t due;
+    sf_err err;
+    CHECK_INT(parse("http://h/", h, 2, NULL, &m, &due, &err), SF_OK);
+    CHECK_STR(m->fc_key, "tenant-1");
+    CHECK_INT(m->fc_parallelism, 2);
+    CHECK_INT(m->fc_rate, 10);
+    CHECK_INT(m->fc_period_ms, 5000);
+    sf_message_free(m);
+    sf_kv r[] = {{"Upstash-Flow-Control-Key", "k"},
+                 {"Upstash-Flow-Control-Value", "rate=3"}};
+    CHECK_INT(parse("http://h/", r, 2, NULL, &m, &due, &err), SF_OK);
+    CHECK_INT(m->fc_parallelism, 0);
+    CHECK_INT(m->fc_rate, 3);
+    CHECK_INT(m->fc_period_ms, 1000);
+    sf_message_free(m);
+    expect_invalid("http://h/", "Upstash-Flow-Control-Value", "parallelism=0",
+                   "parallelism");
+    expect_invalid("http://h/", "Upstash-Flow-Control-Value", "speed=3",
+                   "unknown setting");
+    expect_invalid("http://h/", "Upstash-Flow-Control-Value", "period=1s",
+                   "at least one");
+    expect_invalid("http://h/", "Upstash-Flow-Control-Key", "", "Flow-Control-Key");
+    expect_invalid("http://h/", "Upstash-Flow-Control-Key", "k", "needs an");
+}
+
 TEST_MAIN(T(test_defaults), T(test_forwarding), T(test_settings),
           T(test_content_dedup), T(test_callback_settings), T(test_destinations),
-          T(test_rejections))
+          T(test_rejections), T(test_report_callback),
+          T(test_flow_control))
