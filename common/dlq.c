@@ -61,6 +61,7 @@ void sf_dlq_view_from_fields(sf_dlq_view *v, const char **fields,
         else if (strcmp(f, "workflowUrl") == 0) v->workflow_url = val;
         else if (strcmp(f, "reason") == 0) v->reason = val;
         else if (strcmp(f, "failureCallback") == 0) v->failure_callback = val;
+        else if (strcmp(f, "flowControlKey") == 0) v->flow_control_key = val;
         else if (strcmp(f, "createdAt") == 0) v->created_ms = field_i64(val);
         else if (strcmp(f, "dlqAt") == 0) v->dlq_ms = field_i64(val);
         else if (strcmp(f, "workflowCreatedAt") == 0)
@@ -118,6 +119,8 @@ int sf_dlq_filter_match(const sf_dlq_filter *f, const sf_dlq_view *v) {
            one_of(f->wf_runs, f->n_wf_runs, v->workflow_run_id) &&
            one_of(f->message_ids, f->n_message_ids, v->message_id) &&
            one_of(f->caller_ips, f->n_caller_ips, v->caller_ip) &&
+           one_of(f->fc_keys, f->n_fc_keys, v->flow_control_key) &&
+           (!f->workflow_only || (v->workflow_run_id && *v->workflow_run_id)) &&
            (f->wf_created_ms == 0 ||
             v->workflow_created_ms == f->wf_created_ms) &&
            (f->response_status == 0 ||

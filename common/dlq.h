@@ -50,6 +50,8 @@ sf_status sf_cb_state_parse(const char *name, sf_cb_state *out);
 typedef struct sf_dlq_view {
     const char *dlq_id, *message_id, *url, *method, *label, *caller_ip;
     const char *workflow_run_id, *workflow_url, *reason, *failure_callback;
+    const char *flow_control_key; /* field flowControlKey; the DLQ scan
+                                     fills it from the envelope otherwise */
     int64_t created_ms, dlq_ms, workflow_created_ms;
     int response_status;
     sf_cb_state cb_state;
@@ -70,6 +72,8 @@ typedef struct sf_dlq_filter {
     const char *wf_runs[SF_FILTER_MAX_VALUES];  size_t n_wf_runs;
     const char *message_ids[SF_FILTER_MAX_VALUES]; size_t n_message_ids;
     const char *caller_ips[SF_FILTER_MAX_VALUES];  size_t n_caller_ips;
+    const char *fc_keys[SF_FILTER_MAX_VALUES];     size_t n_fc_keys;
+    int workflow_only;      /* 1 = entries of workflow runs only */
     int64_t wf_created_ms;  /* 0 = any */
     int64_t response_status; /* 0 = any */
     int64_t from_ms;        /* dlqAt >= from_ms (0 = any) */

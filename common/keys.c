@@ -44,3 +44,7 @@ void sf_keys_wf(const char *prefix, const char *what, char *out,
 void sf_keys_signing(const char *prefix, char *out, size_t out_size) {
     snprintf(out, out_size, "%s:signing-keys", prefix);
 }
+
+void sf_keys_fc_prefix(const char *prefix, char *out, size_t out_size) {
+    snprintf(out, out_size, "%s:{msg}:fc:", prefix);
+}

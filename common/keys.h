@@ -43,8 +43,14 @@
  *                           coordinator's expiry sweep moves it to expire
  *                           with the retention added (wf_expire.lua)
  *
- * Flow control (one slot per key, {fc:<key>}; worker/flow.h):
- *   P:{fc:<key>}:...        see worker/flow.h
+ * Flow control (worker/flow.h, common/lua/fc_limit.lua).  In the {msg}
+ * slot, beside the stream, so parking and waking a message are atomic:
+ *   P:{msg}:fc:conf:<key>   hash parallelism, rate, period, bucket (ms)
+ *   P:{msg}:fc:run:<key>    zset msgId -> lease end (ms): slots held
+ *   P:{msg}:fc:rate:<key>   hash bucket -> starts (sliding rate window)
+ *   P:{msg}:fc:wait:<key>   list of parked msgIds, oldest first
+ *   P:{msg}:fc:env:<key>    hash msgId -> envelope of a parked message
+ *   P:{msg}:fc:wake         zset key -> time (ms) its wait list may move
  *
  * Signing keys: P:signing-keys  hash current, next (seeded from the
  * environment; POST /v2/keys/rotate changes them; workers re-read them).
@@ -95,6 +101,9 @@ void sf_keys_wf_run(const char *prefix, const char *what, const char *run_id,
  * "stepidx:" / "next:" as the prefix a Lua script appends a run id to */
 void sf_keys_wf(const char *prefix, const char *what, char *out,
                 size_t out_size);
+
+/* "P:{msg}:fc:" — fc_limit.lua appends "<what>:<key>" */
+void sf_keys_fc_prefix(const char *prefix, char *out, size_t out_size);
 
 /* "P:signing-keys" */
 void sf_keys_signing(const char *prefix, char *out, size_t out_size);

@@ -28,6 +28,10 @@ extern const char sf_lua_wf_expire[];
 extern const char sf_lua_queue_callback[];
 extern const char sf_lua_wf_next[];
 extern const char sf_lua_wf_fail[];
+/* flow control (worker/flow.h; GET /v2/flowControl/{key}) */
+extern const char sf_lua_fc_limit[];
+/* POST /v2/keys/rotate (coordinator/keys_api.c) */
+extern const char sf_lua_keys_rotate[];
 
 /* Every script, for SCRIPT LOAD on (re)connect. */
 extern const char *const sf_lua_all[];

@@ -10,6 +10,7 @@
 #include "dlq.h"
 #include "http.h"
 #include "log.h"
+#include "message.h"
 #include "util.h"
 
 #define SCAN_BATCH 100     /* candidates per ZREVRANGEBYSCORE */
@@ -110,6 +111,14 @@ sf_dlq_scan *sf_dlq_scan_new_or_400(sf_coord *c, struct evhttp_request *req,
             rc = add_value(f->message_ids, &f->n_message_ids, SF_FILTER_MAX_VALUES, v);
         } else if (strcmp(k, "callerIp") == 0 || strcmp(k, "callerIP") == 0) {
             rc = add_value(f->caller_ips, &f->n_caller_ips, SF_FILTER_MAX_VALUES, v);
+        } else if (strcmp(k, "flowControlKey") == 0) {
+            rc = add_value(f->fc_keys, &f->n_fc_keys, SF_FILTER_MAX_VALUES, v);
+        } else if (strcmp(k, "source") == 0) {
+            /* "workflow": @upstash/workflow's client.dlq.list */
+            if (strcmp(v, "workflow") == 0) f->workflow_only = 1;
+        } else if (strcmp(k, "workflowUrlExactMatch") == 0) {
+            /* workflowUrl always matches exactly here */
+            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) { bad = k; break; }
         } else if (strcmp(k, "dlqIds") == 0 || strcmp(k, "dlqId") == 0) {
             rc = add_value(s->dlq_ids, &s->n_dlq_ids, MAX_DLQ_IDS, v);
         } else if (strcmp(k, "workflowCreatedAt") == 0) {
@@ -210,10 +219,19 @@ static void consider(sf_dlq_scan *s, redisReply *r) {
         }
         sf_dlq_view view;
         sf_dlq_view_from_fields(&view, fields, values, k);
+        sf_message *env = NULL;
+        if (s->filter.n_fc_keys > 0 && !view.flow_control_key) {
+            /* Entries written before the field existed: the envelope. */
+            for (size_t i = 0; i < k && !env; i++)
+                if (strcmp(fields[i], "m") == 0)
+                    env = sf_message_decode(values[i], vlen[i], NULL);
+            if (env) view.flow_control_key = env->fc_key;
+        }
         if (sf_dlq_filter_match(&s->filter, &view)) {
             s->found++;
             s->match(s->arg, fields, flen, values, vlen, k);
         }
+        sf_message_free(env);
     }
     free(fields), free(values), free(flen), free(vlen);
 }
@@ -354,6 +372,8 @@ static sf_status next_batch(sf_dlq_scan *s) {
     for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
     return sf_rconn_command(s->coord->redis, on_range, s, 8, argv, lens);
 }
+
+void sf_dlq_scan_workflow_only(sf_dlq_scan *s) { s->filter.workflow_only = 1; }
 
 sf_status sf_dlq_scan_start(sf_dlq_scan *s, sf_scan_match_fn *match,
                             sf_scan_done_fn *done, void *arg) {

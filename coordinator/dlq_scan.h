@@ -2,7 +2,9 @@
  *
  * Parses the request's filter query (failureFunctionState, url, label,
  * workflowUrl, workflowRunId, workflowCreatedAt, messageId, callerIp,
- * responseStatus, fromDate, toDate; repeatable = OR), dlqIds, cursor and
+ * flowControlKey, responseStatus, fromDate, toDate; repeatable = OR;
+ * source=workflow: entries of workflow runs only; workflowUrlExactMatch
+ * is accepted, workflowUrl always matches exactly), dlqIds, cursor and
  * count.  With dlqIds it reads those entries.  Otherwise it reads the most
  * selective index zset (one state, else one workflowRunId, url,
  * workflowUrl or label, else idx:all) newest first with
@@ -39,6 +41,9 @@ typedef void sf_scan_done_fn(void *arg, sf_status status, const char *cursor);
  * "default_count" applies when count is absent. */
 sf_dlq_scan *sf_dlq_scan_new_or_400(sf_coord *c, struct evhttp_request *req,
                                     size_t default_count);
+
+/* Narrows the scan to entries of workflow runs (as source=workflow). */
+void sf_dlq_scan_workflow_only(sf_dlq_scan *s);
 
 /* Starts the scan.  Returns SF_AGAIN (and frees "s", calling nothing) when
  * Redis is down. */

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "api.h"
 #include "config.h"
 #include "coord.h"
 #include "dlq_indexer.h"
@@ -17,6 +18,7 @@
 #include "keys.h"
 #include "log.h"
 #include "util.h"
+#include "wf_sweep.h"
 
 #define DRAIN_POLL_MS 20
 
@@ -24,6 +26,7 @@ typedef struct app {
     sf_coord coord;
     struct event *sigterm, *sigint;   /* owned */
     struct event *drain_ev;           /* owned */
+    sf_wf_sweep *sweep;               /* owned: workflow runs' expiry */
     int64_t drain_deadline_ms;
     int quiet_ticks;                  /* drain polls seen with nothing pending */
 } app;
@@ -66,6 +69,7 @@ static void on_redis_state(sf_rconn *conn, int up, void *arg) {
                       SF_GROUP_WORKERS);
     /* CONFIG GET maxmemory-policy */
     sf_rconn_commandf(conn, on_config_get, NULL, "CONFIG GET maxmemory-policy");
+    sf_keys_api_seed(c); /* signing keys from the environment (HSETNX) */
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg) {
@@ -94,6 +98,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     sf_http_stop_accepting(a->coord.http);
     sf_dlq_indexer_free(a->coord.indexer);
     a->coord.indexer = NULL;
+    sf_wf_sweep_free(a->sweep);
+    a->sweep = NULL;
     a->drain_deadline_ms = sf_now_ms() + a->coord.cfg->drain_ms;
     struct timeval tv = {0, DRAIN_POLL_MS * 1000};
     evtimer_add(a->drain_ev, &tv);
@@ -158,10 +164,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     c->indexer = sf_dlq_indexer_new(c);
+    a.sweep = sf_wf_sweep_new(c);
     a.sigterm = evsignal_new(c->base, SIGTERM, on_signal, &a);
     a.sigint = evsignal_new(c->base, SIGINT, on_signal, &a);
     a.drain_ev = evtimer_new(c->base, on_drain_tick, &a);
-    if (!c->indexer || !a.sigterm || !a.sigint || !a.drain_ev) {
+    if (!c->indexer || !a.sweep || !a.sigterm || !a.sigint || !a.drain_ev) {
         fprintf(stderr, "stepflow-coordinator: out of memory\n");
         return 1;
     }
@@ -180,6 +187,7 @@ int main(int argc, char **argv) {
     /* Redis first: callbacks still pending answer their (live) requests
      * with 503 before the HTTP server frees them. */
     sf_dlq_indexer_free(c->indexer);
+    sf_wf_sweep_free(a.sweep);
     sf_rconn_free(c->redis);
     sf_http_free(c->http);
     event_free(a.sigterm);

@@ -398,14 +398,23 @@ static int batch_item(sf_coord *c, struct evhttp_request *req, json_t *item,
         sf_err_set(err, "batch item %zu: headers must be an object", idx);
         return 400;
     }
+    /* A body that is not a string is sent as its JSON text, as the SDK's
+     * batch() passes context.call bodies through unserialized. */
+    char *dumped = NULL;
     if (body && !json_is_null(body) && !json_is_string(body)) {
-        sf_err_set(err, "batch item %zu: body must be a string", idx);
-        return 400;
+        dumped = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!dumped) {
+            sf_err_set(err, "batch item %zu: body could not be serialized", idx);
+            return 400;
+        }
     }
-    size_t blen = json_is_string(body) ? json_string_length(body) : 0;
+    const char *btext = dumped ? dumped : json_string_value(body);
+    size_t blen = dumped ? strlen(dumped)
+                         : json_is_string(body) ? json_string_length(body) : 0;
     if ((int64_t)blen > c->cfg->max_body_bytes) {
         sf_err_set(err, "batch item %zu: body of %zu bytes is over the limit of %lld",
                    idx, blen, (long long)c->cfg->max_body_bytes);
+        free(dumped);
         return 413;
     }
     size_t nh = json_is_object(hdrs) ? json_object_size(hdrs) : 0;
@@ -414,6 +423,7 @@ static int batch_item(sf_coord *c, struct evhttp_request *req, json_t *item,
     if (!hs || !numbers) {
         free(hs);
         free(numbers);
+        free(dumped);
         sf_err_set(err, "out of memory");
         return 500;
     }
@@ -436,12 +446,13 @@ static int batch_item(sf_coord *c, struct evhttp_request *req, json_t *item,
     }
     sf_publish_input in = {
         .destination = json_string_value(dest), .headers = hs, .n_headers = k,
-        .body = json_is_string(body) ? json_string_value(body) : NULL,
+        .body = btext,
         .body_len = blen, .caller_ip = sf_http_peer(req), .now_ms = sf_now_ms(),
         .max_timeout_ms = c->cfg->max_timeout_ms, .wf_out = wf,
     };
     sf_err perr = {{0}};
     sf_status st = sf_publish_parse(&in, out, due, &perr);
+    free(dumped);
     for (size_t i = 0; i < nh; i++) free(numbers[i]);
     free(numbers);
     free(hs);

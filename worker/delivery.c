@@ -4,7 +4,12 @@
  *     delivered   id into the ack batch, slot freed at once;
  *     retry       queue_retry.lua, slot kept until Redis confirmed;
  *     fail        dlq_add.lua, then the id into the ack batch;
- *     callback    cb_result.lua, then queue_retry.lua or the ack batch.
+ *     callback    cb_result.lua, then queue_retry.lua or the ack batch;
+ *     final       (failed for good, or delivered with an Upstash-Callback)
+ *                 the chain of final writes, see final_next().
+ * A message of a workflow run is delivered only while its run is
+ * RUN_STARTED (HGET first); a step's retries and failure are recorded in
+ * the run's next hash for the logs API (fire-and-forget).
  * A delivery that holds a command (d->cmd) resends it after a reconnect
  * until a reply arrives (sf_delivery_resend_all). */
 #include <inttypes.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "flow.h"
 #include "log.h"
 #include "outcome.h"
 #include "sign.h"
@@ -20,6 +26,12 @@
 #include "worker_int.h"
 
 static void start_attempt(sf_delivery *d);
+static void response_free(sf_http_response *r);
+static void final_start(sf_delivery *d, const sf_http_response *res,
+                        int failed, const char *reason);
+static void final_reply(sf_delivery *d, const redisReply *rep);
+static void wf_step_state(sf_delivery *d, const char *state,
+                          const sf_http_response *res);
 
 /* ---- deliveries ---------------------------------------------------------- */
 
@@ -43,6 +55,7 @@ static sf_delivery *delivery_new(sf_reader *r, const char *entry_id) {
  * reply pending); declared in worker_int.h. */
 void sf_delivery_free(sf_delivery *d) {
     sf_worker *w = d->w;
+    sf_flow_release(d); /* its flow-control slot, if it holds one */
     if (d->prev)
         d->prev->next = d->next;
     else
@@ -53,6 +66,8 @@ void sf_delivery_free(sf_delivery *d) {
     sf_headers_cleanup(&d->extra);
     sf_cmd_cleanup(&d->cmd);
     sf_buf_cleanup(&d->next_env);
+    response_free(d->final_res);
+    free(d->source_b64);
     free(d);
 }
 
@@ -113,20 +128,6 @@ static void callback_attempt_done(sf_delivery *d, const sf_http_response *res,
     set_cmd(d, SF_WK_CBRESULT);
 }
 
-/* Builds d's dlq_add.lua command.  The envelope stored on the entry is
- * encoded here, on this rare path, rather than kept from the stream entry
- * for every delivery; it carries the attempt history, which a DLQ retry
- * clears. */
-static void dlq_cmd(sf_delivery *d, const sf_http_response *res,
-                    const char *reason, int64_t now_ms, char dlq_id[80]) {
-    sf_buf env;
-    sf_buf_init(&env);
-    sf_message_encode(d->msg, &env);
-    sf_outcome_dlq_cmd(&d->cmd, d->w->cfg.prefix, d->msg, env.data, env.len,
-                       res, reason, now_ms, dlq_id);
-    sf_buf_cleanup(&env);
-}
-
 static void http_done(void *arg, const sf_http_response *res) {
     sf_delivery *d = arg;
     sf_worker *w = d->w;
@@ -153,6 +154,11 @@ static void http_done(void *arg, const sf_http_response *res) {
     }
     if (o == SF_OUTCOME_DELIVERED) {
         w->n_delivered++;
+        if (m->workflow_run_id) wf_step_state(d, NULL, NULL);
+        if (m->callback_tpl_len > 0) {
+            final_start(d, res, 0, NULL); /* report, then ack */
+            return;
+        }
         sf_worker_ack_add(d->r, d->entry_id);
         delivery_finish(d);
         return;
@@ -162,6 +168,7 @@ static void http_done(void *arg, const sf_http_response *res) {
     sf_cmd_cleanup(&d->cmd);
     if (o == SF_OUTCOME_RETRY) {
         w->n_retried++;
+        wf_step_state(d, "STEP_RETRY", res);
         m->retried++;
         sf_buf env;
         sf_buf_init(&env);
@@ -175,19 +182,19 @@ static void http_done(void *arg, const sf_http_response *res) {
     const char *reason = res->status == 489 && ri.non_retryable
                              ? "non-retryable error (489)"
                              : "retries exhausted";
-    char dlq_id[80];
-    dlq_cmd(d, res, reason, now, dlq_id);
-    sf_info("dlq messageId=%s dlqId=%s url=%s status=%d reason=\"%s\" "
-            "callback=%s",
-            m->id, dlq_id, m->url, res->status, reason,
-            m->failure_callback ? "yes" : "no");
-    set_cmd(d, SF_WK_DLQ);
+    wf_step_state(d, "STEP_FAILED", res);
+    final_start(d, res, 1, reason);
 }
 
 static void start_attempt(sf_delivery *d) {
     sf_worker *w = d->w;
     sf_message *m = d->msg;
     char num[32];
+    if (sf_flow_needs_slot(d)) { /* flow control: a slot first (flow.h) */
+        sf_flow_acquire_cmd(d);
+        set_cmd(d, SF_WK_FC_ACQUIRE);
+        return;
+    }
     sf_headers_cleanup(&d->extra);
     memset(&d->extra, 0, sizeof(d->extra));
     sf_headers_add(&d->extra, "Upstash-Message-Id", m->id);
@@ -235,6 +242,11 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
     if (w->closing) return;
     d->cmd_sent = 0;
     if (!rep) return; /* link dropped: resend_all() sends it again */
+    if (d->wk == SF_WK_FINAL) {
+        d->wk = SF_WK_NONE;
+        final_reply(d, rep);
+        return;
+    }
     if (rep->type == REDIS_REPLY_ERROR) {
         /* Not a link problem, so resending would fail the same way.  Leave
          * the entry pending: XAUTOCLAIM brings it back later. */
@@ -263,6 +275,29 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
         }
         break;
     }
+    case SF_WK_RUNSTATE: {
+        const sf_message *m = d->msg;
+        if (sf_reply_is_str(rep) && strcmp(rep->str, "RUN_STARTED") == 0) {
+            start_attempt(d);
+        } else {
+            /* Cancelled, finished, or gone (expired): never delivered. */
+            sf_info("wf_drop messageId=%s runId=%s state=%s", m->id,
+                    m->workflow_run_id,
+                    sf_reply_is_str(rep) ? rep->str : "(none)");
+            wf_step_state(d, NULL, NULL);
+            sf_worker_ack_add(d->r, d->entry_id);
+            delivery_finish(d);
+        }
+        break;
+    }
+    case SF_WK_FINAL: /* handled above */
+        break;
+    case SF_WK_FC_ACQUIRE:
+        if (sf_flow_acquired(d, rep))
+            start_attempt(d);
+        else
+            delivery_finish(d); /* parked or stale: off the stream */
+        break;
     case SF_WK_RETRY:
         delivery_finish(d); /* the script acked the entry */
         break;
@@ -416,15 +451,17 @@ void sf_delivery_release(sf_delivery *d, int64_t deliveries) {
             d->cb_retry = 0;
             set_cmd(d, SF_WK_CBRESULT);
         } else {
-            char dlq_id[80];
-            dlq_cmd(d, NULL, reason, sf_now_ms(), dlq_id);
-            set_cmd(d, SF_WK_DLQ);
+            final_start(d, NULL, 1, reason);
         }
         return;
     }
     if (m->kind == SF_KIND_CALLBACK) {
         sf_outcome_cb_check_cmd(&d->cmd, w->cfg.prefix, m->dlq_id);
         set_cmd(d, SF_WK_CHECK);
+    } else if (m->workflow_run_id) {
+        /* HGET P:{wf}:run:<id> state: deliver only a running run's. */
+        sf_outcome_run_state_cmd(&d->cmd, w->cfg.prefix, m->workflow_run_id);
+        set_cmd(d, SF_WK_RUNSTATE);
     } else {
         start_attempt(d);
     }
@@ -442,4 +479,203 @@ void sf_delivery_handle_read_reply(sf_reader *r, const redisReply *rep) {
         for (size_t i = 0; i < entries->elements; i++)
             sf_delivery_handle_entry(r, entries->element[i], 0);
     }
+}
+
+/* ---- final outcomes: DLQ, run failure, Upstash-Callback report ---------- */
+
+/* A copy of "res" (NULL = none) that outlives the HTTP callback. */
+static sf_http_response *response_copy(const sf_http_response *res) {
+    if (!res) return NULL;
+    sf_http_response *c = calloc(1, sizeof(*c));
+    sf_assert(c);
+    c->status = res->status;
+    memcpy(c->error, res->error, sizeof(c->error));
+    c->body_truncated = res->body_truncated;
+    c->latency_ms = res->latency_ms;
+    for (size_t i = 0; i < res->headers.len; i++)
+        sf_headers_add(&c->headers, res->headers.items[i].name,
+                       res->headers.items[i].value);
+    sf_buf_init(&c->body);
+    if (res->body.len) sf_buf_append(&c->body, res->body.data, res->body.len);
+    return c;
+}
+
+static void response_free(sf_http_response *r) {
+    if (!r) return;
+    sf_headers_cleanup(&r->headers);
+    sf_buf_cleanup(&r->body);
+    free(r);
+}
+
+/* Records a workflow delivery's state in its run's next hash, for the logs
+ * API: "state" STEP_RETRY / STEP_FAILED with the attempt's error (steps
+ * only), or NULL = delivered or dropped (HDEL, any message of a run).
+ * Fire-and-forget: a lost update only makes the logs less detailed. */
+static void wf_step_state(sf_delivery *d, const char *state,
+                          const sf_http_response *res) {
+    const sf_message *m = d->msg;
+    if (!m->workflow_run_id || (state && !sf_wf_is_step(m))) return;
+    sf_cmd c;
+    if (state)
+        sf_outcome_wf_next_cmd(&c, d->w->cfg.prefix, m, state, res,
+                               sf_now_ms());
+    else
+        sf_outcome_wf_next_del_cmd(&c, d->w->cfg.prefix, m);
+    sf_cmd_send(&c, d->w->main, NULL, NULL);
+    sf_cmd_cleanup(&c);
+}
+
+/* Whether stage "s" of d's final chain applies (see sf_final_stage). */
+static int final_wants(const sf_delivery *d, sf_final_stage s) {
+    const sf_message *m = d->msg;
+    int report = m->callback_tpl_len > 0;
+    int has_fc = m->failure_callback && *m->failure_callback;
+    /* With an Upstash-Callback the failure is reported to the callback;
+     * the DLQ takes it only when a failure callback must run too. */
+    int dlq = d->final_failed && (!report || has_fc);
+    switch (s) {
+    case SF_FS_SRC:
+        return dlq && has_fc && m->workflow_run_id && !d->source_b64;
+    case SF_FS_DLQ:
+        return dlq;
+    case SF_FS_WFFAIL:
+        return dlq && sf_wf_is_step(m);
+    case SF_FS_REPORT:
+        return report;
+    case SF_FS_NONE:
+        break;
+    }
+    return 0;
+}
+
+/* Builds the command of stage "s" into d->cmd; 0 when there is nothing to
+ * send after all (a callback template that does not decode). */
+static int final_build(sf_delivery *d, sf_final_stage s) {
+    sf_worker *w = d->w;
+    const sf_message *m = d->msg;
+    const sf_http_response *res = d->final_res;
+    int64_t now = sf_now_ms();
+    sf_cmd_cleanup(&d->cmd);
+    switch (s) {
+    case SF_FS_SRC:
+        sf_outcome_wf_initial_cmd(&d->cmd, w->cfg.prefix, m->workflow_run_id);
+        return 1;
+    case SF_FS_DLQ: {
+        /* The envelope stored on the entry is encoded here, on this rare
+         * path, rather than kept from the stream entry for every delivery;
+         * it carries the attempt history, which a DLQ retry clears. */
+        sf_buf env;
+        sf_buf_init(&env);
+        sf_message_encode(m, &env);
+        sf_outcome_dlq_cmd(&d->cmd, w->cfg.prefix, m, env.data, env.len, res,
+                           d->final_reason, d->source_b64, now, d->dlq_id);
+        sf_buf_cleanup(&env);
+        sf_info("dlq messageId=%s dlqId=%s url=%s status=%d reason=\"%s\" "
+                "callback=%s",
+                m->id, d->dlq_id, m->url, res ? res->status : 0,
+                d->final_reason, m->failure_callback ? "yes" : "no");
+        return 1;
+    }
+    case SF_FS_WFFAIL:
+        sf_outcome_wf_fail_cmd(&d->cmd, w->cfg.prefix, m->workflow_run_id,
+                               d->dlq_id, now);
+        return 1;
+    case SF_FS_REPORT: {
+        char rid[48];
+        sf_err err = {{0}};
+        if (sf_outcome_report_cmd(&d->cmd, &d->r->keys, d->entry_id, m, res,
+                                  d->final_retried, now, rid,
+                                  &err) != SF_OK) {
+            sf_warn("callback_report_skipped messageId=%s err=\"%s\"", m->id,
+                    err.msg);
+            sf_cmd_cleanup(&d->cmd);
+            return 0;
+        }
+        sf_info("callback_report messageId=%s reportId=%s status=%d "
+                "retried=%d",
+                m->id, rid, res ? res->status : 0, d->final_retried);
+        return 1;
+    }
+    case SF_FS_NONE:
+        break;
+    }
+    return 0;
+}
+
+/* Sends the next write of d's final chain after d->final_stage; when none
+ * is left, acks the entry (unless the report script did) and ends "d". */
+static void final_next(sf_delivery *d) {
+    for (int s = (int)d->final_stage + 1; s <= (int)SF_FS_REPORT; s++) {
+        if (!final_wants(d, (sf_final_stage)s) ||
+            !final_build(d, (sf_final_stage)s))
+            continue;
+        d->final_stage = (sf_final_stage)s;
+        set_cmd(d, SF_WK_FINAL);
+        return;
+    }
+    if (d->final_stage != SF_FS_REPORT) sf_worker_ack_add(d->r, d->entry_id);
+    delivery_finish(d);
+}
+
+/* Message "d" reached its final outcome: delivered ("failed" 0) or failed
+ * for good for "reason"; "res" is the last response (borrowed, NULL =
+ * none).  Starts the chain of final writes. */
+static void final_start(sf_delivery *d, const sf_http_response *res,
+                        int failed, const char *reason) {
+    const sf_message *m = d->msg;
+    d->final_failed = failed;
+    d->final_stage = SF_FS_NONE;
+    /* A failure is reported as the last attempt, so serve() does not wait
+     * for more ("retried" == "maxRetries"). */
+    d->final_retried = failed ? m->max_retries : m->retried;
+    snprintf(d->final_reason, sizeof(d->final_reason), "%s",
+             reason ? reason : "");
+    response_free(d->final_res);
+    d->final_res = response_copy(res);
+    free(d->source_b64);
+    d->source_b64 = NULL;
+    if (failed && m->workflow_run_id && m->failure_callback &&
+        *m->failure_callback)
+        d->source_b64 = sf_wf_source_b64(m); /* NULL: the SRC stage */
+    final_next(d);
+}
+
+/* Reply "rep" to the write of stage d->final_stage. */
+static void final_reply(sf_delivery *d, const redisReply *rep) {
+    const sf_message *m = d->msg;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        if (d->final_stage == SF_FS_SRC || d->final_stage == SF_FS_WFFAIL) {
+            /* Workflow bookkeeping: the message's own outcome goes on. */
+            sf_warn("wf_write_failed messageId=%s runId=%s stage=%d "
+                    "err=\"%s\"",
+                    m->id, m->workflow_run_id, (int)d->final_stage, rep->str);
+            final_next(d);
+            return;
+        }
+        /* As in cmd_cb: leave the entry pending; XAUTOCLAIM brings it
+         * back and the idempotent chain runs again. */
+        sf_error("redis_write_failed entry=%s queue=%s stage=%d err=\"%s\"",
+                 d->entry_id, d->r->tag, (int)d->final_stage, rep->str);
+        delivery_finish(d);
+        return;
+    }
+    switch (d->final_stage) {
+    case SF_FS_SRC:
+        if (sf_reply_is_str(rep))
+            d->source_b64 = sf_wf_item_body(rep->str, rep->len);
+        break;
+    case SF_FS_DLQ:
+        if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+            d->w->n_dlq++;
+        break;
+    case SF_FS_WFFAIL:
+        if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+            sf_info("wf_run_failed runId=%s dlqId=%s", m->workflow_run_id,
+                    d->dlq_id);
+        break;
+    case SF_FS_REPORT:
+    case SF_FS_NONE:
+        break;
+    }
+    final_next(d);
 }

@@ -93,18 +93,22 @@ static char *b64(const void *p, size_t n) {
     return s ? s : xstrdup("");
 }
 
-/* The JSON body PROTOCOL.md gives for a failure callback. */
+/* The JSON body PROTOCOL.md gives for a failure callback ("dlq_id" set)
+ * or an Upstash-Callback report ("dlq_id" NULL): the last response "res",
+ * "retried" retries, and m's source fields; sourceBody is "source_b64"
+ * when given, else the base64 of m's body. */
 static char *callback_body(const sf_message *m, const char *dlq_id,
-                           const sf_http_response *res) {
+                           const sf_http_response *res, int retried,
+                           const char *source_b64) {
     json_t *o = json_object();
     char *rb = b64(res ? res->body.data : NULL, res ? res->body.len : 0);
-    char *sb = b64(m->body, m->body_len);
+    char *sb = source_b64 ? xstrdup(source_b64) : b64(m->body, m->body_len);
     json_object_set_new(o, "status", json_integer(res ? res->status : 0));
     json_object_set_new(o, "header", headers_obj(res ? &res->headers : NULL));
     json_object_set_new(o, "body", json_string(rb));
-    json_object_set_new(o, "retried", json_integer(m->retried));
+    json_object_set_new(o, "retried", json_integer(retried));
     json_object_set_new(o, "maxRetries", json_integer(m->max_retries));
-    json_object_set_new(o, "dlqId", json_string(dlq_id));
+    if (dlq_id) json_object_set_new(o, "dlqId", json_string(dlq_id));
     json_object_set_new(o, "sourceMessageId", json_bytes(m->id, strlen(m->id)));
     json_object_set_new(o, "url", json_bytes(m->url, strlen(m->url)));
     const char *method = m->method ? m->method : "POST";
@@ -115,12 +119,16 @@ static char *callback_body(const sf_message *m, const char *dlq_id,
     json_object_set_new(o, "createdAt", json_integer(m->created_ms));
     const char *ip = m->caller_ip ? m->caller_ip : "";
     json_object_set_new(o, "callerIP", json_bytes(ip, strlen(ip)));
-    if (m->workflow_run_id) {
+    if (dlq_id && m->workflow_run_id) {
         json_object_set_new(
             o, "workflowRunId",
             json_bytes(m->workflow_run_id, strlen(m->workflow_run_id)));
         json_object_set_new(o, "workflowCreatedAt",
                             json_integer(m->workflow_created_ms));
+        if (m->workflow_url)
+            json_object_set_new(
+                o, "workflowUrl",
+                json_bytes(m->workflow_url, strlen(m->workflow_url)));
     }
     free(rb);
     free(sb);
@@ -129,7 +137,8 @@ static char *callback_body(const sf_message *m, const char *dlq_id,
 
 /* The failure-callback job of "m" (see outcome.h); caller frees. */
 sf_message *sf_callback_job_new(const sf_message *m, const char *dlq_id,
-                                const sf_http_response *res, int64_t now_ms) {
+                                const sf_http_response *res,
+                                const char *source_b64, int64_t now_ms) {
     if (!m->failure_callback || !*m->failure_callback) return NULL;
     sf_message *cb = sf_message_new();
     sf_assert(cb);
@@ -146,7 +155,12 @@ sf_message *sf_callback_job_new(const sf_message *m, const char *dlq_id,
     }
     if (!has_ctype)
         sf_headers_add(&cb->headers, "Content-Type", "application/json");
-    char *body = callback_body(m, dlq_id, res);
+    /* A workflow's failure function reads the run's initial payload from
+     * sourceBody (serve(): context.requestPayload), not the step list. */
+    char *derived = source_b64 ? NULL : sf_wf_source_b64(m);
+    char *body = callback_body(m, dlq_id, res, m->retried,
+                               source_b64 ? source_b64 : derived);
+    free(derived);
     cb->body = (unsigned char *)body;
     cb->body_len = strlen(body);
     cb->max_retries =
@@ -203,7 +217,8 @@ static void finish_entry(sf_cmd *c) {
 void sf_outcome_dlq_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
                         const void *env, size_t env_len,
                         const sf_http_response *res, const char *reason,
-                        int64_t now_ms, char *dlq_id_out) {
+                        const char *source_b64, int64_t now_ms,
+                        char *dlq_id_out) {
     char dlq_id[80];
     sf_dlq_id_for(m->id, dlq_id, sizeof(dlq_id));
     snprintf(dlq_id_out, 80, "%s", dlq_id);
@@ -238,7 +253,7 @@ void sf_outcome_dlq_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
     sf_cmd_adds(c, "m");
     sf_cmd_add(c, env, env_len);
 
-    sf_message *cb = sf_callback_job_new(m, dlq_id, res, now_ms);
+    sf_message *cb = sf_callback_job_new(m, dlq_id, res, source_b64, now_ms);
     sf_buf cbm;
     sf_buf_init(&cbm);
     if (cb) {
@@ -365,5 +380,180 @@ void sf_outcome_cb_result_cmd(sf_cmd *c, const char *prefix,
     sf_cmd_add(c, res && res->body.data ? res->body.data : "",
                res ? res->body.len : 0);
     sf_cmd_addi(c, retried);
+    sf_cmd_addi(c, now_ms);
+}
+
+/* ---- Upstash-Callback reports ------------------------------------------ */
+
+/* The report message of m's final outcome (see outcome.h). */
+sf_message *sf_report_new(const sf_message *m, const sf_http_response *res,
+                          int retried, int64_t now_ms, sf_err *err) {
+    if (!m->callback_tpl || m->callback_tpl_len == 0) {
+        sf_err_set(err, "no callback template");
+        return NULL;
+    }
+    sf_message *r = sf_message_decode(m->callback_tpl, m->callback_tpl_len,
+                                      err);
+    if (!r) return NULL;
+    char id[48];
+    free(r->id);
+    r->id = xstrdup(sf_random_id("msg_", id, sizeof(id)));
+    r->kind = SF_KIND_MESSAGE;
+    r->retried = 0;
+    r->created_ms = now_ms;
+    if (!sf_headers_get(&r->headers, "Content-Type"))
+        sf_headers_add(&r->headers, "Content-Type", "application/json");
+    free(r->body);
+    char *body = callback_body(m, NULL, res, retried, NULL);
+    r->body = (unsigned char *)body;
+    r->body_len = strlen(body);
+    return r;
+}
+
+/* queue_callback.lua: KEYS stream; ARGV group entryId reportId envelope. */
+sf_status sf_outcome_report_cmd(sf_cmd *c, const sf_queue_keys *k,
+                                const char *entry_id, const sf_message *m,
+                                const sf_http_response *res, int retried,
+                                int64_t now_ms, char *report_id_out,
+                                sf_err *err) {
+    sf_cmd_init(c, sf_lua_queue_callback, 1);
+    sf_message *r = sf_report_new(m, res, retried, now_ms, err);
+    if (!r) return SF_ERR;
+    sf_buf env;
+    sf_buf_init(&env);
+    sf_message_encode(r, &env);
+    snprintf(report_id_out, 48, "%s", r->id);
+    sf_cmd_adds(c, k->stream);
+    sf_cmd_adds(c, SF_GROUP_WORKERS);
+    sf_cmd_adds(c, entry_id);
+    sf_cmd_adds(c, r->id);
+    sf_cmd_add(c, env.data, env.len);
+    sf_buf_cleanup(&env);
+    sf_message_free(r);
+    return SF_OK;
+}
+
+/* ---- workflow runs ------------------------------------------------------- */
+
+/* A delivery of a run to the run's own endpoint (see outcome.h). */
+int sf_wf_is_step(const sf_message *m) {
+    return m->workflow_run_id && m->workflow_url && m->url &&
+           strcmp(m->url, m->workflow_url) == 0;
+}
+
+static char *item_body(const json_t *item) {
+    const char *b = json_string_value(json_object_get(item, "body"));
+    return json_is_object(item) && b ? xstrdup(b) : NULL;
+}
+
+/* The "body" of one steps-list item (see outcome.h); caller frees. */
+char *sf_wf_item_body(const char *json, size_t len) {
+    json_error_t je;
+    json_t *item = json ? json_loadb(json, len, 0, &je) : NULL;
+    char *b = item_body(item);
+    json_decref(item);
+    return b;
+}
+
+/* Item 0's body of a step-list body (see outcome.h); caller frees. */
+char *sf_wf_source_b64(const sf_message *m) {
+    if (!m->workflow_run_id || !m->body || m->body_len == 0 ||
+        m->body[0] != '[')
+        return NULL;
+    json_error_t je;
+    json_t *a = json_loadb((const char *)m->body, m->body_len, 0, &je);
+    char *b = json_is_array(a) ? item_body(json_array_get(a, 0)) : NULL;
+    json_decref(a);
+    return b;
+}
+
+/* HGET P:{wf}:run:<run_id> state */
+void sf_outcome_run_state_cmd(sf_cmd *c, const char *prefix,
+                              const char *run_id) {
+    char key[SF_KEY_MAX];
+    sf_keys_wf_run(prefix, "run", run_id, key, sizeof(key));
+    sf_cmd_init(c, NULL, 0);
+    sf_cmd_adds(c, "HGET");
+    sf_cmd_adds(c, key);
+    sf_cmd_adds(c, "state");
+}
+
+/* LINDEX P:{wf}:steps:<run_id> 0 */
+void sf_outcome_wf_initial_cmd(sf_cmd *c, const char *prefix,
+                               const char *run_id) {
+    char key[SF_KEY_MAX];
+    sf_keys_wf_run(prefix, "steps", run_id, key, sizeof(key));
+    sf_cmd_init(c, NULL, 0);
+    sf_cmd_adds(c, "LINDEX");
+    sf_cmd_adds(c, key);
+    sf_cmd_adds(c, "0");
+}
+
+/* The error of one failed attempt, for the next hash (see outcome.h). */
+char *sf_wf_step_error_json(const sf_http_response *res, int64_t now_ms) {
+    char what[160];
+    if (res && res->error[0])
+        snprintf(what, sizeof(what), "%s", res->error);
+    else if (res && res->status > 0)
+        snprintf(what, sizeof(what), "HTTP %d", res->status);
+    else
+        snprintf(what, sizeof(what), "no response");
+    const char *p = res && res->body.data ? res->body.data : "";
+    size_t n = res ? res->body.len : 0;
+    if (n > SF_WF_ERROR_BODY) {
+        n = SF_WF_ERROR_BODY; /* cut back to a UTF-8 boundary if it is text */
+        for (int i = 0; i < 3 && n > 0 && !sf_utf8_valid(p, n); i++)
+            n--;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_bytes(what, strlen(what)));
+    json_object_set_new(o, "body", json_bytes(p, n));
+    json_object_set_new(o, "headers", headers_obj(res ? &res->headers : NULL));
+    json_object_set_new(o, "status", json_integer(res ? res->status : 0));
+    json_object_set_new(o, "time", json_integer(now_ms));
+    return dump(o);
+}
+
+/* wf_next.lua: KEYS next run; ARGV msgId state errorJSON retries now_ms. */
+void sf_outcome_wf_next_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
+                            const char *state, const sf_http_response *res,
+                            int64_t now_ms) {
+    char key[SF_KEY_MAX];
+    sf_cmd_init(c, sf_lua_wf_next, 2);
+    sf_keys_wf_run(prefix, "next", m->workflow_run_id, key, sizeof(key));
+    sf_cmd_adds(c, key);
+    sf_keys_wf_run(prefix, "run", m->workflow_run_id, key, sizeof(key));
+    sf_cmd_adds(c, key);
+    sf_cmd_adds(c, m->id);
+    sf_cmd_adds(c, state);
+    char *ej = sf_wf_step_error_json(res, now_ms);
+    sf_cmd_adds(c, ej);
+    free(ej);
+    sf_cmd_addi(c, m->max_retries);
+    sf_cmd_addi(c, now_ms);
+}
+
+/* HDEL P:{wf}:next:<run> <msgId> */
+void sf_outcome_wf_next_del_cmd(sf_cmd *c, const char *prefix,
+                                const sf_message *m) {
+    char key[SF_KEY_MAX];
+    sf_keys_wf_run(prefix, "next", m->workflow_run_id, key, sizeof(key));
+    sf_cmd_init(c, NULL, 0);
+    sf_cmd_adds(c, "HDEL");
+    sf_cmd_adds(c, key);
+    sf_cmd_adds(c, m->id);
+}
+
+/* wf_fail.lua: KEYS run failed; ARGV runId dlqId now_ms. */
+void sf_outcome_wf_fail_cmd(sf_cmd *c, const char *prefix, const char *run_id,
+                            const char *dlq_id, int64_t now_ms) {
+    char key[SF_KEY_MAX];
+    sf_cmd_init(c, sf_lua_wf_fail, 2);
+    sf_keys_wf_run(prefix, "run", run_id, key, sizeof(key));
+    sf_cmd_adds(c, key);
+    sf_keys_wf(prefix, "failed", key, sizeof(key));
+    sf_cmd_adds(c, key);
+    sf_cmd_adds(c, run_id);
+    sf_cmd_adds(c, dlq_id);
     sf_cmd_addi(c, now_ms);
 }

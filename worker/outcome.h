@@ -9,7 +9,15 @@
  *              P:{dlq}:cb:stream, atomically and idempotently (the dlqId is
  *              derived from the message id);
  *   callback   HMGET of the entry's callback state before delivering, and
- *              cb_result.lua after each attempt.
+ *              cb_result.lua after each attempt;
+ *   report     queue_callback.lua (Upstash-Callback): after the final
+ *              outcome, the entry leaves the stream and the report message
+ *              built from the message's callback template enters it;
+ *   workflow   HGET of the run's state before delivering a message of a
+ *              run; wf_next.lua / HDEL of the step's entry in the run's
+ *              next hash (logs API); wf_fail.lua when a step of the run
+ *              failed for good; LINDEX of the run's initial payload for the
+ *              failure callback of a step whose body is fetched lazily.
  * Acks of delivered entries are batched by worker.c, not built here.
  *
  * Pure: no sockets.  Every returned string is malloc'd (caller frees);
@@ -41,18 +49,24 @@ char *sf_attempts_json(const sf_message *m);
  * last response "res" (status 0 = no response), as PROTOCOL.md describes
  * it: kind SF_KIND_CALLBACK, a fresh id, the callback URL/method/headers,
  * the JSON body, retry settings inherited unless the callback has its
- * own, dlq_id = "dlq_id", cb_gen = 1.  NULL if "m" has no callback. */
+ * own, dlq_id = "dlq_id", cb_gen = 1.  The body's sourceBody is
+ * "source_b64" when given, else sf_wf_source_b64(m) for a workflow step,
+ * else the base64 of m's body; a workflow message adds workflowRunId,
+ * workflowCreatedAt and workflowUrl.  NULL if "m" has no callback. */
 sf_message *sf_callback_job_new(const sf_message *m, const char *dlq_id,
-                                const sf_http_response *res, int64_t now_ms);
+                                const sf_http_response *res,
+                                const char *source_b64, int64_t now_ms);
 
 /* dlq_add.lua for message "m" (whose stream envelope bytes are "env",
  * "env_len") that failed for good with "res" for "reason".  Adds the
- * callback job too when the message has one.  "dlq_id_out" (>= 80 bytes)
- * receives the entry's id. */
+ * callback job too when the message has one ("source_b64" as in
+ * sf_callback_job_new).  "dlq_id_out" (>= 80 bytes) receives the entry's
+ * id. */
 void sf_outcome_dlq_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
                         const void *env, size_t env_len,
                         const sf_http_response *res, const char *reason,
-                        int64_t now_ms, char *dlq_id_out);
+                        const char *source_b64, int64_t now_ms,
+                        char *dlq_id_out);
 
 /* dlq_add.lua for a stream entry that cannot be delivered: "why" says
  * what is wrong, "fields"/"lens" are its "n" raw field/value items (dumped
@@ -80,5 +94,76 @@ void sf_outcome_cb_result_cmd(sf_cmd *c, const char *prefix,
                               const sf_message *job, const char *outcome,
                               const sf_http_response *res, int retried,
                               int64_t now_ms);
+
+/* ---- Upstash-Callback reports -------------------------------------- */
+
+/* The report of message "m"'s final outcome, from m->callback_tpl: the
+ * template's settings with a fresh "msg_" id, created_ms = "now_ms",
+ * retried 0, kind SF_KIND_MESSAGE, Content-Type application/json unless
+ * the template has one, and the JSON body
+ * {"status","header","body"(base64),"retried","maxRetries",
+ *  "sourceMessageId","url","method","sourceHeader","sourceBody"(base64),
+ *  "notBefore","createdAt","callerIP"} of the last response "res" (NULL or
+ * status 0 = no response) after "retried" retries.  NULL with "err" when m
+ * has no template or it does not decode.  Caller frees. */
+sf_message *sf_report_new(const sf_message *m, const sf_http_response *res,
+                          int retried, int64_t now_ms, sf_err *err);
+
+/* queue_callback.lua on queue "k": removes entry "entry_id" and queues
+ * the report of "m" (sf_report_new).  "report_id_out" (>= 48 bytes) gets
+ * its id.  SF_ERR with "err" (and "c" left empty) when there is no
+ * report to build. */
+sf_status sf_outcome_report_cmd(sf_cmd *c, const sf_queue_keys *k,
+                                const char *entry_id, const sf_message *m,
+                                const sf_http_response *res, int retried,
+                                int64_t now_ms, char *report_id_out,
+                                sf_err *err);
+
+/* ---- workflow runs -------------------------------------------------- */
+
+/* 1 when "m" is a delivery of a workflow run to the run's own endpoint
+ * (workflow_run_id set and url == workflow_url): a step, as opposed to a
+ * context.call request to another URL. */
+int sf_wf_is_step(const sf_message *m);
+
+/* The "body" string (base64) of one steps-list item, the JSON text
+ * [json, json+len): {"messageId","body","callType",...}.  NULL when it is
+ * not such an item.  Caller frees. */
+char *sf_wf_item_body(const char *json, size_t len);
+
+/* For a message of a workflow run whose body is the JSON array of the
+ * run's steps: item 0's body, i.e. the base64 of the run's initial
+ * payload.  NULL for anything else (empty body = lazy fetch, not a run,
+ * not a step list).  Caller frees. */
+char *sf_wf_source_b64(const sf_message *m);
+
+/* HGET P:{wf}:run:<run_id> state */
+void sf_outcome_run_state_cmd(sf_cmd *c, const char *prefix,
+                              const char *run_id);
+
+/* LINDEX P:{wf}:steps:<run_id> 0   (the initial payload's item) */
+void sf_outcome_wf_initial_cmd(sf_cmd *c, const char *prefix,
+                               const char *run_id);
+
+/* The error JSON of one failed attempt for the next hash:
+ * {"error": transport error or "HTTP <status>", "body": response body
+ *  (at most SF_WF_ERROR_BODY bytes), "headers": {..}, "status": n,
+ *  "time": now_ms}.  "res" NULL = no response.  Caller frees. */
+#define SF_WF_ERROR_BODY 1024
+char *sf_wf_step_error_json(const sf_http_response *res, int64_t now_ms);
+
+/* wf_next.lua: m's entry in P:{wf}:next:<run> becomes "state"
+ * (STEP_RETRY or STEP_FAILED) with the attempt's error appended. */
+void sf_outcome_wf_next_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
+                            const char *state, const sf_http_response *res,
+                            int64_t now_ms);
+
+/* HDEL P:{wf}:next:<run> <msgId>  (delivered or dropped) */
+void sf_outcome_wf_next_del_cmd(sf_cmd *c, const char *prefix,
+                                const sf_message *m);
+
+/* wf_fail.lua: run "run_id" RUN_STARTED -> RUN_FAILED with "dlq_id". */
+void sf_outcome_wf_fail_cmd(sf_cmd *c, const char *prefix, const char *run_id,
+                            const char *dlq_id, int64_t now_ms);
 
 #endif

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow.h"
 #include "log.h"
 #include "lua.h"
+#include "sigkeys.h"
 #include "util.h"
 #include "worker_int.h"
 
@@ -499,7 +501,10 @@ static void hand_back(sf_worker *w) {
     sf_delivery *d = w->active;
     while (d) {
         sf_delivery *next = d->next;
-        if (d->xfer || d->held || (d->wk == SF_WK_CHECK && !d->cmd_sent)) {
+        int checking = (d->wk == SF_WK_CHECK || d->wk == SF_WK_RUNSTATE ||
+                        d->wk == SF_WK_FC_ACQUIRE) &&
+                       !d->cmd_sent; /* no attempt started yet */
+        if (d->xfer || d->held || checking) {
             if (d->xfer) sf_http_cancel(w->http, d->xfer);
             d->xfer = NULL;
             sf_cmd_adds(&d->r->handback, d->entry_id);
@@ -622,6 +627,10 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
         sf_rconn_new(base, &cfg->redis, "stepflow-worker", main_state_cb, w);
     reader_init(w, SF_QUEUE_MSG);
     reader_init(w, SF_QUEUE_CALLBACK);
+    w->flow = sf_flow_new(w);
+    w->sigkeys = sf_sigkeys_new(base, w->main, cfg->prefix,
+                                w->cfg.current_signing_key,
+                                sizeof(w->cfg.current_signing_key));
     sf_timer_in(w->tick_ev, TICK_MS);
     sf_timer_in(w->claim_ev, 1000); /* first scan soon after start */
     sf_info("worker_start consumer=%s concurrency=%d redis=%s:%d prefix=%s",
@@ -647,6 +656,8 @@ void sf_worker_free(sf_worker *w) {
         w->active->xfer = NULL;
         sf_delivery_free(w->active);
     }
+    sf_flow_free(w->flow);
+    sf_sigkeys_free(w->sigkeys);
     for (int q = 0; q < 2; q++) {
         sf_reader *r = &w->readers[q];
         event_free(r->move_ev);

@@ -1,7 +1,8 @@
 /* worker_int.h - the worker's internal types, shared by worker.c (the
  * object: connections, reads, acks, timers, drain) and delivery.c (one
  * entry's life: decode, attempt, outcome writes).  Not a public interface:
- * only these two files include it.  See worker.h for the design. */
+ * only these two files and flow.c include it.  See worker.h for the
+ * design. */
 #ifndef SF_WORKER_INT_H
 #define SF_WORKER_INT_H
 
@@ -40,7 +41,27 @@ typedef enum sf_write_kind {
     SF_WK_RETRY, /* queue_retry.lua */
     SF_WK_DLQ, /* dlq_add.lua, then ack */
     SF_WK_CBRESULT, /* cb_result.lua, then retry or ack */
+    SF_WK_RUNSTATE, /* HGET the workflow run's state before an attempt */
+    SF_WK_FINAL, /* one write of the final chain (final_stage) */
+    SF_WK_FC_ACQUIRE, /* fc_limit.lua: a flow-control slot (flow.h) */
 } sf_write_kind;
+
+/* The writes after a message's final outcome, in this order, each held
+ * until Redis confirmed it (delivery.c, final_next()):
+ *   SRC     LINDEX the run's initial payload (failure callback of a lazy
+ *           workflow step: sourceBody)
+ *   DLQ     dlq_add.lua (not for a message with an Upstash-Callback and
+ *           no failure callback: its failure is reported, not dead-lettered)
+ *   WFFAIL  wf_fail.lua: the step's run becomes RUN_FAILED
+ *   REPORT  queue_callback.lua: Upstash-Callback report + ack of the entry
+ * then the entry is acked unless REPORT did it. */
+typedef enum sf_final_stage {
+    SF_FS_NONE = 0,
+    SF_FS_SRC,
+    SF_FS_DLQ,
+    SF_FS_WFFAIL,
+    SF_FS_REPORT,
+} sf_final_stage;
 
 typedef struct sf_reader sf_reader;
 
@@ -62,6 +83,17 @@ typedef struct sf_delivery {
     int cb_retry; /* cb_result said retry: schedule it */
     int held; /* reclaimed, waiting for its delivery
                                     count (XPENDING) before it starts */
+    /* Final chain (failed for good, or delivered with a report). */
+    sf_final_stage final_stage; /* the last write sent */
+    sf_http_response *final_res; /* owned copy of the last response; NULL
+                                    = none (poison) or not needed */
+    int final_retried; /* "retried" of the report */
+    int final_failed; /* 1: failed for good; 0: delivered */
+    char final_reason[64]; /* the DLQ reason */
+    char dlq_id[80]; /* set by the DLQ stage */
+    char *source_b64; /* owned: sourceBody from the SRC stage, or NULL */
+    int fc_held; /* flow control: 1 holds a slot, -1 parked (nothing
+                    held), 0 not asked yet (flow.h) */
 } sf_delivery;
 
 /* One queue: its blocking sf_reader connection and its timers. */
@@ -109,6 +141,8 @@ struct sf_worker {
     int stopping, closing, handed_back, policy_checked;
     int64_t drain_deadline_us;
     uint64_t n_delivered, n_retried, n_dlq;
+    struct sf_flow *flow; /* flow control (flow.h) */
+    struct sf_sigkeys *sigkeys; /* refreshes cfg.current_signing_key */
 };
 
 /* worker.c */

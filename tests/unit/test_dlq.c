@@ -198,6 +198,34 @@ static void test_filter_dates(void) {
     CHECK(!sf_dlq_filter_match(&f, &v));
 }
 
+/* source=workflow and flowControlKey (field, or filled from the envelope
+ * by the scan). */
+static void test_filter_workflow_and_fc(void) {
+    sf_dlq_filter f;
+    sf_dlq_view v;
+    memset(&f, 0, sizeof(f));
+    sf_dlq_view_from_fields(&v, fields, values, N_FIELDS);
+    f.workflow_only = 1;
+    CHECK(sf_dlq_filter_match(&f, &v));
+    sf_dlq_view plain = v;
+    plain.workflow_run_id = NULL;
+    CHECK(!sf_dlq_filter_match(&f, &plain));
+    plain.workflow_run_id = "";
+    CHECK(!sf_dlq_filter_match(&f, &plain));
+
+    memset(&f, 0, sizeof(f));
+    f.fc_keys[0] = "k1";
+    f.n_fc_keys = 1;
+    CHECK(!sf_dlq_filter_match(&f, &v));
+    const char *ff[] = {"flowControlKey"}, *fv[] = {"k1"};
+    sf_dlq_view_from_fields(&v, ff, fv, 1);
+    CHECK_STR(v.flow_control_key, "k1");
+    CHECK(sf_dlq_filter_match(&f, &v));
+    f.fc_keys[0] = "k2";
+    CHECK(!sf_dlq_filter_match(&f, &v));
+}
+
 TEST_MAIN(T(test_state_names), T(test_filter_comma_labels), T(test_view_from_fields),
           T(test_filter_empty_matches_all), T(test_filter_states),
-          T(test_filter_dimensions_and), T(test_filter_dates))
+          T(test_filter_dimensions_and), T(test_filter_dates),
+          T(test_filter_workflow_and_fc))

@@ -1,0 +1,35 @@
+import { Client } from '@upstash/workflow';
+import { startStack, waitFor, sleep, pairs } from '../integration/lib/stack.mjs';
+import { startWorkflowApp, reqHeader } from './lib/wfapp.mjs';
+const stack = await startStack({ workers: 3 });
+const app = await startWorkflowApp({ env: { QSTASH_URL: stack.url, QSTASH_TOKEN: stack.token } });
+const client = new Client({ baseUrl: stack.url, token: stack.token, retry: false });
+let execs = 0;
+const url = app.route('/batch', async (context) => {
+  const { i } = context.requestPayload;
+  const a = await context.run('b-1', async () => { execs++; await sleep(80); return i * 10; });
+  const b = await context.run('b-2', async () => { execs++; await sleep(80); return a + 1; });
+  return await context.run('b-3', async () => { execs++; await sleep(80); return `${i}:${b}`; });
+});
+const t0 = Date.now();
+const triggered = await client.trigger(Array.from({ length: 50 }, (_, i) => ({ url, body: { i }, retries: 5, retryDelay: '200' })));
+const victim = stack.workers[0];
+const stream = stack.key('{msg}:stream');
+const pend = async () => stack.redis.call('XPENDING', stream, 'workers', '-', '+', 1000, victim.consumer);
+await waitFor(async () => execs >= 20 && (await pend()).length > 0, { interval: 10 });
+await victim.kill();
+const p = await pend();
+const tk = Date.now() - t0;
+const ids = [];
+for (const [eid] of p) { const e = await stack.redis.call('XRANGE', stream, eid, eid); ids.push(e.length ? pairs(e[0][1]).id : `(gone ${eid})`); }
+const seenBefore = ids.map((id) => app.requests.filter((r) => reqHeader(r, 'upstash-message-id') === id).length);
+console.log('kill at', tk, 'ms; pending', p.length, 'seenBefore', JSON.stringify(seenBefore));
+const inflight = app.requests.filter((r) => r.doneAt === undefined).length;
+console.log('app requests open at kill', inflight);
+await waitFor(async () => { const res = await client.logs({ filter: { workflowUrl: url }, count: 100 }); return res.runs.filter(r => r.workflowState === 'RUN_SUCCESS').length === 50; }, { timeout: 60000, interval: 200 });
+console.log('done at', Date.now() - t0);
+const after = ids.map((id) => app.requests.filter((r) => reqHeader(r, 'upstash-message-id') === id).length);
+console.log('seenAfter', JSON.stringify(after));
+const wlog = stack.workers.slice(1).map(w => w.log()).join('\n');
+console.log(wlog.split('\n').filter(l => /claim|drop|reclaim/i.test(l)).slice(0, 20).join('\n'));
+await stack.stop(); await app.close();

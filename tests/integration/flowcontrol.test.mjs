@@ -1,0 +1,169 @@
+// flowcontrol.test.mjs - Upstash-Flow-Control-Key/-Value across 4 workers:
+// never more than `parallelism` deliveries of a key in flight, never more
+// than `rate` starts per `period`, waiting deliveries kept in order and
+// counted (GET /v2/flowControl/{key} through @upstash/qstash's
+// client.flowControl.get), and a worker killed while holding a slot does
+// not leak it.  Messages are published with the official client, so its
+// header format is what the coordinator parses.
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { Client } from '@upstash/qstash';
+import { startStack, endpoint, waitFor, test, sleep, hdr } from './lib/stack.mjs';
+
+let stack, ep, client;
+// Per-path behaviour of the endpoint, set by each test.
+const routes = new Map();
+
+before(async () => {
+  ep = await endpoint(async (req, all) => {
+    const r = routes.get(req.path);
+    return r ? r(req, all) : { status: 200 };
+  });
+  stack = await startStack({ workers: 4 });
+  client = new Client({ baseUrl: stack.url, token: stack.token, retry: false });
+});
+after(async () => {
+  if (stack) await stack.stop();
+  if (ep) await ep.close();
+});
+
+/** Publishes `n` JSON messages {i} to `path` with `flowControl`; returns ids. */
+async function publishMany(path, n, flowControl, from = 0) {
+  const ids = [];
+  for (let i = from; i < from + n; i++) {
+    const r = await client.publishJSON({ url: `${ep.url}${path}`, body: { i }, flowControl });
+    ids.push(r.messageId);
+  }
+  return ids;
+}
+
+const bodyIndex = (req) => JSON.parse(req.text).i;
+
+test('parallelism: at most N in flight across 4 workers, all delivered once', async () => {
+  const key = `par-${Date.now()}`;
+  let inflight = 0, maxInflight = 0;
+  routes.set('/par', async () => {
+    inflight++;
+    maxInflight = Math.max(maxInflight, inflight);
+    await sleep(150);
+    inflight--; // before the response: the next start can only follow it
+    return { status: 200 };
+  });
+  const ids = await publishMany('/par', 24, { key, parallelism: 2 });
+  // While they run: some wait, at most two hold a slot.
+  const seen = await waitFor(async () => {
+    const info = await client.flowControl.get(key);
+    return info.waitListSize > 0 ? info : null;
+  }, { message: 'a non-empty wait list' });
+  assert.equal(seen.flowControlKey, key);
+  assert.equal(seen.parallelismMax, 2);
+  assert.ok(seen.parallelismCount <= 2, JSON.stringify(seen));
+  await waitFor(() => ep.to('/par').length >= 24, { timeout: 30000, message: '24 deliveries' });
+  await stack.waitIdle();
+  const got = ep.to('/par').map((r) => hdr(r, 'Upstash-Message-Id'));
+  assert.equal(got.length, 24, 'each delivered once');
+  assert.deepEqual(new Set(got), new Set(ids));
+  assert.equal(maxInflight, 2, `max in flight ${maxInflight}`);
+  const end = await client.flowControl.get(key);
+  assert.equal(end.waitListSize, 0);
+  assert.equal(end.parallelismCount, 0);
+  // The deliveries were spread over the workers, not serialised by one.
+  const parked = stack.workers.filter((w) => /fc_parked/.test(w.log())).length;
+  assert.ok(parked >= 2, `workers that parked messages: ${parked}`);
+});
+
+test('rate: at most R starts in any period, all delivered', async () => {
+  const key = `rate-${Date.now()}`;
+  routes.set('/rate', () => ({ status: 200 }));
+  const t0 = Date.now();
+  await publishMany('/rate', 12, { key, rate: 3, period: '1s' });
+  await waitFor(() => ep.to('/rate').length >= 12, { timeout: 30000, message: '12 deliveries' });
+  const at = ep.to('/rate').map((r) => r.at).sort((a, b) => a - b);
+  // Starts are granted in Redis; arrivals add network jitter, hence the
+  // slack.  Every 4 consecutive arrivals span (almost) a whole period.
+  for (let i = 0; i + 3 < at.length; i++) {
+    assert.ok(at[i + 3] - at[i] >= 850, `arrivals ${i}..${i + 3} within ${at[i + 3] - at[i]} ms`);
+  }
+  assert.ok(Date.now() - t0 >= 2800, '12 at 3/s take 3 periods');
+  const info = await client.flowControl.get(key);
+  assert.equal(info.rateMax, 3);
+  assert.equal(info.ratePeriod, 1);
+  assert.ok(info.rateCount <= 3, JSON.stringify(info));
+  assert.ok(Math.abs(info.ratePeriodStart - Date.now() / 1000) < 5, `ratePeriodStart ${info.ratePeriodStart} (unix s)`);
+  await stack.waitIdle();
+  assert.equal(ep.to('/rate').length, 12);
+});
+
+test('waiting deliveries keep their order and are counted', async () => {
+  const key = `fifo-${Date.now()}`;
+  let open;
+  const gate = new Promise((r) => { open = r; });
+  routes.set('/fifo', async (req) => {
+    if (bodyIndex(req) === 0) await gate; // holds the only slot
+    return { status: 200 };
+  });
+  await publishMany('/fifo', 1, { key, parallelism: 1 });
+  await waitFor(() => ep.to('/fifo').length === 1, { message: 'the first delivery' });
+  // Each next message is parked before the following one is published, so
+  // the wait list order is the publish order.
+  for (let i = 1; i <= 8; i++) {
+    await publishMany('/fifo', 1, { key, parallelism: 1 }, i);
+    await waitFor(async () => (await client.flowControl.get(key)).waitListSize === i,
+      { message: `waitListSize ${i}` });
+  }
+  const info = await client.flowControl.get(key);
+  assert.equal(info.parallelismCount, 1);
+  assert.equal(ep.to('/fifo').length, 1, 'nothing overtook the held slot');
+  open();
+  await waitFor(() => ep.to('/fifo').length >= 9, { message: '9 deliveries' });
+  assert.deepEqual(ep.to('/fifo').map(bodyIndex), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  await stack.waitIdle();
+  assert.equal((await client.flowControl.get(key)).waitListSize, 0);
+});
+
+test('a worker killed while holding a slot does not leak it', async () => {
+  const key = `crash-${Date.now()}`;
+  let open;
+  const hang = new Promise((r) => { open = r; });
+  routes.set('/crash', async (req, all) => {
+    const first = all.filter((r) => r.path === '/crash' && bodyIndex(r) === 0)[0];
+    if (req === first) await hang; // the first attempt never answers
+    return { status: 200 };
+  });
+  const [id0] = await publishMany('/crash', 1, { key, parallelism: 1 });
+  await waitFor(() => ep.to('/crash').length === 1, { message: 'the first delivery' });
+  await publishMany('/crash', 3, { key, parallelism: 1 }, 1);
+  await waitFor(async () => (await client.flowControl.get(key)).waitListSize === 3,
+    { message: 'three waiting' });
+  // The worker holding message 0: the owner of its pending entry.
+  const pending = await stack.redis.call('XPENDING', stack.key('{msg}:stream'), 'workers', '-', '+', 100);
+  const owners = new Set(pending.map((p) => p[1]));
+  const victim = stack.workers.find((w) => w.alive && owners.has(w.consumer));
+  assert.ok(victim, `a worker holds the entry (${[...owners]})`);
+  await victim.kill();
+  // Its entry is reclaimed and the slot freed (lease): all four arrive.
+  await waitFor(() => new Set(ep.to('/crash').map(bodyIndex)).size === 4 &&
+    ep.to('/crash').filter((r) => bodyIndex(r) === 0).length === 2,
+  { timeout: 30000, message: 'every message delivered, message 0 again' });
+  assert.equal(hdr(ep.to('/crash').filter((r) => bodyIndex(r) === 0)[1], 'Upstash-Message-Id'), id0);
+  assert.equal(hdr(ep.to('/crash').filter((r) => bodyIndex(r) === 0)[1], 'Upstash-Retried'), '0',
+    'a crash does not use up a retry');
+  await stack.waitIdle();
+  const info = await client.flowControl.get(key);
+  assert.equal(info.waitListSize, 0);
+  assert.equal(info.parallelismCount, 0);
+  open();
+});
+
+test('unknown key is 404, malformed value is 400', async () => {
+  const r = await stack.api('GET', '/v2/flowControl/never-used-key');
+  assert.equal(r.status, 404, r.text);
+  assert.ok(r.json && r.json.error, r.text);
+  const bad = await stack.api('POST', `/v2/publish/${ep.url}/x`, {
+    headers: { 'Upstash-Flow-Control-Key': 'k', 'Upstash-Flow-Control-Value': 'parallelism=zero' },
+  });
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.json.error, /Flow-Control-Value/);
+  const noauth = await stack.api('GET', '/v2/flowControl/x', { token: null });
+  assert.equal(noauth.status, 401);
+});
