@@ -171,7 +171,12 @@ if op == 'acquire' then
   local s = load(key)
   if redis.call('ZSCORE', k('run', key), id) then
     -- its slot was granted when it was woken (or this is a redelivery of
-    -- an entry whose holder died): go, on a fresh lease
+    -- an entry whose holder died): go, on a fresh lease.  Unless this
+    -- entry is no longer pending (a resent acquire of an entry parked
+    -- and woken meanwhile: the woken copy is another entry).
+    if #redis.call('XPENDING', stream, group, entry, entry, 1) == 0 then
+      return {-1, 0}
+    end
     redis.call('ZADD', k('run', key), now + lease, id)
     return {1, 0}
   end

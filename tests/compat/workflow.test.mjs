@@ -218,6 +218,14 @@ describe('workflow runs with serve() and Client (SDK 1.3.3)', () => {
     assert.deepEqual(JSON.parse(log.workflowRunResponse),
       { payload: { hello: 'trigger' }, h: 'raw' });
     assert.equal(log.label, 'raw-trigger');
+
+    // client.trigger's `delay`: the first delivery waits.
+    const t0 = Date.now();
+    const delayed = await client.trigger({ url, body: { hello: 'later' }, delay: 2 });
+    const dLog = await waitRunState(client, stack, delayed.workflowRunId, 'RUN_SUCCESS');
+    assert.deepEqual(JSON.parse(dLog.workflowRunResponse).payload, { hello: 'later' });
+    const first = app.to('/rawtrigger').find((q) => reqHeader(q, 'Upstash-Workflow-RunId') === delayed.workflowRunId);
+    assert.ok(first.at - t0 >= 2000, `delay 2s honoured (${first.at - t0} ms)`);
   });
 
   test('2. parallel steps (Promise.all), a sleep of a second and a sleepUntil', async () => {
@@ -378,6 +386,13 @@ describe('workflow runs with serve() and Client (SDK 1.3.3)', () => {
     assert.equal(Number(e.maxRetries), 2);
     assert.equal(e.failureCallback, url, 'failure URL defaults to the workflow URL');
     assert.equal(e.label, 'compat-fails');
+    // The other DLQ filters the SDK sends find it too.
+    const ids = async (filter) => (await client.dlq.list({ filter })).messages.map((m) => m.dlqId);
+    assert.deepEqual(await ids({ workflowUrl: url }), [e.dlqId], 'by workflowUrl');
+    assert.ok((await ids({ workflowCreatedAt: Number(e.workflowCreatedAt) })).includes(e.dlqId), 'by workflowCreatedAt');
+    assert.ok((await ids({ label: 'compat-fails' })).includes(e.dlqId), 'by label');
+    assert.ok((await ids({ fromDate: Date.now() - 60000, toDate: Date.now() + 1000 })).includes(e.dlqId), 'by date range');
+    assert.deepEqual(await ids({ fromDate: Date.now() + 3600000 }), [], 'nothing in the future');
     const done = await waitDlq(client, workflowRunId,
       (m) => m.failureCallbackInfo && m.failureCallbackInfo.state === 'CALLBACK_SUCCESS');
     assert.equal(Number(done.failureCallbackInfo.responseStatus), 200);
@@ -396,7 +411,35 @@ describe('workflow runs with serve() and Client (SDK 1.3.3)', () => {
     assert.equal(Number(later.failureFunction.failStatus), 500);
   });
 
-  test('4b. WorkflowNonRetryableError (489) fails the run at the first attempt', async () => {
+  test('4b. failureUrl: the failure callback goes to a plain endpoint in the QStash format', async () => {
+    const url = app.route('/fails-elsewhere', async (context) => {
+      await context.run('x', () => { throw new Error('elsewhere boom'); });
+    });
+    const failureUrl = `${callEp.url}/failure-hook`;
+    const { workflowRunId } = await client.trigger({
+      url, body: { p: 'payload' }, retries: 0, failureUrl, headers: { 'X-User': 'u1' },
+    });
+    await waitRunState(client, stack, workflowRunId, 'RUN_FAILED');
+    const cb = await waitFor(() => callEp.to('/failure-hook')[0], { message: 'failure callback at failureUrl' });
+    assert.equal(cb.method, 'POST');
+    assert.equal(cb.headers['upstash-workflow-runid'], workflowRunId);
+    assert.equal(cb.headers['upstash-workflow-is-failure'], 'true');
+    assert.equal(cb.headers['x-user'], 'u1', 'user headers forwarded to the failure callback');
+    const body = JSON.parse(cb.text);
+    assert.equal(body.status, 500);
+    assert.match(Buffer.from(body.body, 'base64').toString(), /elsewhere boom/);
+    assert.equal(body.workflowRunId, workflowRunId);
+    assert.ok(body.workflowCreatedAt > 0);
+    assert.equal(body.url, url);
+    assert.deepEqual(JSON.parse(Buffer.from(body.sourceBody, 'base64').toString()), { p: 'payload' });
+    const [e] = await dlqOf(client, workflowRunId);
+    assert.equal(e.failureCallback, failureUrl);
+    assert.equal(body.dlqId, e.dlqId);
+    // The workflow endpoint itself got no failure call.
+    assert.equal(app.to('/fails-elsewhere').filter(isFailureCall).length, 0);
+  });
+
+  test('4c. WorkflowNonRetryableError (489) fails the run at the first attempt', async () => {
     let attempts = 0;
     const failures = [];
     const url = app.route('/nonretry', async (context) => {
@@ -587,6 +630,30 @@ describe('workflow runs with serve() and Client (SDK 1.3.3)', () => {
     assert.equal(app.requests.filter((r) => r.url.startsWith('/cx') && isFailureCall(r)).length, 0);
     // Cancelling again: nothing running any more.
     assert.deepEqual(await client.cancel([ids.byId]), { cancelled: 0 });
+
+    // { all: true } cancels whatever is running.
+    const more = [];
+    for (const tag of ['all1', 'all2']) {
+      more.push((await client.trigger({ url: `${app.url}/cx/${tag}`, body: { tag } })).workflowRunId);
+    }
+    await waitFor(() => ran.get('all1:1') === 1 && ran.get('all2:1') === 1, { message: 'all1/all2 started' });
+    assert.deepEqual(await client.cancel({ all: true }), { cancelled: 2 });
+    for (const id of more) await waitRunState(client, stack, id, 'RUN_CANCELED');
+
+    // client.logs pages with a cursor, newest first, each run once.
+    const seen = [];
+    let cursor;
+    do {
+      const page = await client.logs({ count: 3, cursor });
+      assert.ok(page.runs.length <= 3);
+      seen.push(...page.runs);
+      cursor = page.cursor || undefined;
+    } while (cursor && seen.length < 1000);
+    const runIds = seen.map((r) => r.workflowRunId);
+    assert.equal(new Set(runIds).size, runIds.length, 'no run twice across pages');
+    for (const id of [...Object.values(ids), ...more]) assert.ok(runIds.includes(id), `${id} listed`);
+    const created = seen.map((r) => r.workflowRunCreatedAt);
+    assert.deepEqual(created, [...created].sort((p, q) => q - p), 'newest first');
   });
 
   test('7b. context.cancel() inside the workflow cancels the run', async () => {
@@ -680,7 +747,10 @@ describe('8. signing: every delivery verified by serve(), wrong keys rejected', 
   test('with the right keys: steps, a sleep, a context.call report and a failure callback all verify', async () => {
     const failures = [];
     const url = good.route('/signed', async (context) => {
-      const a = await context.run('s-1', () => context.requestPayload.v + 1);
+      // Non-ASCII, slashes and U+2028 in outputs: express re-serializes the
+      // body before serve() checks its hash, so the engine's JSON must be
+      // byte-identical to JSON.stringify's.
+      const a = await context.run('s-1', () => ({ n: context.requestPayload.v + 1, t: 'héllo ✓ 😀 </x> \u2028 "q"' }));
       await context.sleep('s-nap', 1);
       const r = await context.call('s-call', { url: `${stack.url}/healthz`, method: 'GET' });
       const b = await context.run('s-2', () => ({ a, callStatus: r.status }));
@@ -692,7 +762,8 @@ describe('8. signing: every delivery verified by serve(), wrong keys rejected', 
 
     const ok = await client.trigger({ url, body: { v: 1 } });
     const log = await waitRunState(client, stack, ok.workflowRunId, 'RUN_SUCCESS');
-    assert.deepEqual(JSON.parse(log.workflowRunResponse), { a: 2, callStatus: 200 });
+    assert.deepEqual(JSON.parse(log.workflowRunResponse),
+      { a: { n: 2, t: 'héllo ✓ 😀 </x> \u2028 "q"' }, callStatus: 200 });
 
     const failing = await client.trigger({ url, body: { v: 1, fail: true }, retries: 0 });
     await waitRunState(client, stack, failing.workflowRunId, 'RUN_FAILED');
@@ -745,9 +816,31 @@ describe('8. signing: every delivery verified by serve(), wrong keys rejected', 
 
 describe('9. kill -9 of a worker in the middle of a 50-run batch', () => {
   let stack, app, client;
+  // The app holds every delivery for 200 ms before serve() sees it.  A
+  // delivery whose caller (a worker) went away meanwhile is dropped when
+  // its request number is even, as a serverless platform drops an
+  // invocation whose caller hung up; odd ones run anyway (their result is
+  // published but the worker never acked: the redelivery duplicates them).
+  const abandoned = [];
+  const holdAndDrop = (req, res, next) => {
+    let gone = false;
+    const mark = () => { gone = true; };
+    req.socket.once('end', mark);
+    req.socket.once('close', mark);
+    setTimeout(() => {
+      req.socket.off('end', mark);
+      req.socket.off('close', mark);
+      if (!gone) return next();
+      abandoned.push({ n: req.rec.n, id: req.headers['upstash-message-id'], dropped: req.rec.n % 2 === 0 });
+      if (req.rec.n % 2 === 0) { res.destroy(); return undefined; }
+      return next();
+    }, 200);
+  };
   before(async () => {
     stack = await startStack({ workers: 3 });
-    app = await startWorkflowApp({ env: { QSTASH_URL: stack.url, QSTASH_TOKEN: stack.token } });
+    app = await startWorkflowApp({
+      env: { QSTASH_URL: stack.url, QSTASH_TOKEN: stack.token }, middleware: [holdAndDrop],
+    });
     client = new Client({ baseUrl: stack.url, token: stack.token, retry: false });
   });
   after(async () => {
@@ -761,9 +854,13 @@ describe('9. kill -9 of a worker in the middle of a 50-run batch', () => {
     const url = app.route('/batch', async (context) => {
       const { i } = context.requestPayload;
       const id = context.workflowRunId;
-      const a = await context.run('b-1', async () => { execs.bump(`${id}:1`); await sleep(80); return i * 10; });
-      const b = await context.run('b-2', async () => { execs.bump(`${id}:2`); await sleep(80); return a + 1; });
-      const c = await context.run('b-3', async () => { execs.bump(`${id}:3`); await sleep(80); return `${i}:${b}`; });
+      const a = await context.run('b-1', () => { execs.bump(`${id}:1`); return i * 10; });
+      const b = await context.run('b-2', () => { execs.bump(`${id}:2`); return a + 1; });
+      const c = await context.run('b-3', () => { execs.bump(`${id}:3`); return `${i}:${b}`; });
+      // Keeps the runs open past the reclaim of the dead worker's entries,
+      // so a redelivered (already processed) step re-runs and re-publishes
+      // its result while the run is live: the engine must record it once.
+      await context.sleep('b-nap', 3);
       return { i, c };
     });
     const triggered = await client.trigger(Array.from({ length: N }, (_, i) => ({
@@ -778,7 +875,8 @@ describe('9. kill -9 of a worker in the middle of a 50-run batch', () => {
     const stream = stack.key('{msg}:stream');
     const victimPending = async () =>
       (await stack.redis.call('XPENDING', stream, 'workers', '-', '+', 1000, victim.consumer)).length;
-    await waitFor(async () => execs.total() >= 20 && (await victimPending()) > 0,
+    const openAtApp = () => app.requests.filter((r) => r.doneAt === undefined).length;
+    await waitFor(async () => execs.total() >= 20 && openAtApp() >= 10 && (await victimPending()) > 0,
       { timeout: 30000, interval: 10, message: 'the victim worker busy mid-batch' });
     await victim.kill();
     const execsAtKill = execs.total();
@@ -799,6 +897,19 @@ describe('9. kill -9 of a worker in the middle of a 50-run batch', () => {
       throw e;
     });
 
+    // The deliveries the dead worker had in flight were abandoned at the
+    // app; the dropped ones reached the workflow only through the
+    // engine's redelivery.
+    const dropped = abandoned.filter((a) => a.dropped);
+    assert.ok(dropped.length > 0, `deliveries lost with the worker: ${JSON.stringify(abandoned)}`);
+    for (const d of dropped) {
+      const again = app.requests.filter((r) => r.n > d.n && reqHeader(r, 'Upstash-Message-Id') === d.id);
+      const log = logs.find((l) => l.steps.some((g) => g.steps.some((st) => st.messageId === d.id)));
+      // Redelivered, unless the message was a step result whose run ended
+      // without needing it (never the case here: each delivery is needed).
+      assert.ok(again.length >= 1 && again.some((r) => r.status === 200),
+        `message ${d.id} redelivered after the crash (${again.length} times) ${log ? '' : ''}`);
+    }
     // The dead worker's entries were taken over by the survivors.
     await waitFor(async () => (await victimPending()) === 0,
       { timeout: 20000, message: `the ${pendingAtKill} entries of the dead worker reclaimed` });
@@ -806,14 +917,14 @@ describe('9. kill -9 of a worker in the middle of a 50-run batch', () => {
       const i = triggered.findIndex((t) => t.workflowRunId === log.workflowRunId);
       assert.deepEqual(JSON.parse(log.workflowRunResponse), { i, c: `${i}:${i * 10 + 1}` });
       const steps = loggedSteps(log);
-      assert.deepEqual(steps.map((s) => s.stepName), ['init', 'b-1', 'b-2', 'b-3'],
+      assert.deepEqual(steps.map((s) => s.stepName), ['init', 'b-1', 'b-2', 'b-3', 'b-nap'],
         `${log.workflowRunId}: each step recorded once`);
-      assert.deepEqual(steps.slice(1).map((s) => parseOut(s.out)), [i * 10, i * 10 + 1, `${i}:${i * 10 + 1}`]);
+      assert.deepEqual(steps.slice(1, 4).map((s) => parseOut(s.out)), [i * 10, i * 10 + 1, `${i}:${i * 10 + 1}`]);
       // The stored history (what later deliveries carry) has no duplicate either.
       const raw = await stack.redis.call('LRANGE', stack.key(`{wf}:steps:${log.workflowRunId}`), 0, -1);
       const stepIds = raw.slice(1).map((s) => JSON.parse(Buffer.from(JSON.parse(s).body, 'base64').toString()))
         .map((s) => s.stepId);
-      assert.deepEqual(stepIds, [1, 2, 3], `${log.workflowRunId}: stored steps`);
+      assert.deepEqual(stepIds, [1, 2, 3, 4], `${log.workflowRunId}: stored steps`);
     }
     // What the crash did (for the record): redeliveries the app saw and
     // steps that ran more than once (at-least-once), all absorbed.
@@ -824,6 +935,7 @@ describe('9. kill -9 of a worker in the middle of a 50-run batch', () => {
     }
     const redelivered = [...seen.values()].filter((n) => n > 1).length;
     t.diagnostic(`killed with ${pendingAtKill} pending entries after ${execsAtKill} step executions; ` +
+      `${abandoned.length} deliveries abandoned (${dropped.length} dropped); ` +
       `${redelivered} messages delivered more than once; ${execs.total() - 3 * N} extra step executions`);
   });
 });

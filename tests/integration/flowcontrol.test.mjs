@@ -6,6 +6,7 @@
 // not leak it.  Messages are published with the official client, so its
 // header format is what the coordinator parses.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before } from 'node:test';
 import { Client } from '@upstash/qstash';
 import { startStack, endpoint, waitFor, test, sleep, hdr } from './lib/stack.mjs';
@@ -155,6 +156,45 @@ test('a worker killed while holding a slot does not leak it', async () => {
   open();
 });
 
+test('limiter script: parking and waking are idempotent', async () => {
+  // fc_limit.lua driven directly on a private stream and key prefix (the
+  // workers never see them): resent acquires must not park twice, nor
+  // start an entry that was parked and woken as another entry meanwhile.
+  const script = fs.readFileSync(new URL('../../common/lua/fc_limit.lua', import.meta.url), 'utf8');
+  const S = stack.key('{msg}:fctest-stream');
+  const F = stack.key('{msg}:fctest:');
+  const call = (...args) => stack.redis.call('EVAL', script, 1, S, ...args);
+  const acquire = (id, entry) => call('acquire', F, 'k', id, entry, 'g', `env-${id}`, 1, 0, 1000, 5000);
+  const read = async () => {
+    const r = await stack.redis.call('XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 10, 'STREAMS', S, '>');
+    return r[0][1].map(([entry, fv]) => ({ entry, id: fv[3], m: fv[5] }));
+  };
+  await stack.redis.call('XGROUP', 'CREATE', S, 'g', '0', 'MKSTREAM');
+  await stack.redis.call('XADD', S, '*', 'v', '1', 'id', 'a', 'm', 'env-a');
+  await stack.redis.call('XADD', S, '*', 'v', '1', 'id', 'b', 'm', 'env-b');
+  const [ea, eb] = await read();
+  assert.deepEqual(await acquire('a', ea.entry), [1, 0]);
+  const parked = await acquire('b', eb.entry);
+  assert.equal(parked[0], 0);
+  assert.deepEqual(await acquire('b', eb.entry), [-1, 0], 'a resent park is a no-op');
+  assert.deepEqual(await stack.redis.call('LRANGE', `${F}wait:k`, 0, -1), ['b']);
+  assert.deepEqual(await stack.redis.call('XRANGE', S, eb.entry, eb.entry), [], 'parked entry deleted');
+  const info = await call('info', F, 'k');
+  assert.deepEqual(info.slice(0, 7), [1, 1, 1, 1, 0, 0, 1000]);
+  // Releasing a wakes b: a new entry with the same envelope, slot granted.
+  const rel = await call('release', F, 'k', 'a', 5000);
+  assert.equal(rel[0], 1);
+  assert.deepEqual(await acquire('b', eb.entry), [-1, 0], 'the old entry of b does not start');
+  const [woken] = await read();
+  assert.equal(woken.id, 'b');
+  assert.equal(woken.m, 'env-b');
+  assert.deepEqual(await acquire('b', woken.entry), [1, 0], 'the woken entry starts on its grant');
+  assert.deepEqual((await call('info', F, 'k')).slice(0, 4), [1, 0, 1, 1]);
+  await call('release', F, 'k', 'b', 5000);
+  assert.deepEqual((await call('info', F, 'k')).slice(0, 4), [1, 0, 1, 0]);
+  assert.deepEqual(await call('info', F, 'nope'), [0]);
+});
+
 test('unknown key is 404, malformed value is 400', async () => {
   const r = await stack.api('GET', '/v2/flowControl/never-used-key');
   assert.equal(r.status, 404, r.text);
@@ -166,4 +206,12 @@ test('unknown key is 404, malformed value is 400', async () => {
   assert.match(bad.json.error, /Flow-Control-Value/);
   const noauth = await stack.api('GET', '/v2/flowControl/x', { token: null });
   assert.equal(noauth.status, 401);
+});
+
+test('processes exit 0 on SIGTERM (no sanitizer report)', async () => {
+  const exits = await stack.stop();
+  for (const [name, e] of Object.entries(exits)) {
+    if (e.signal === 'SIGKILL') continue; // the worker killed above
+    assert.equal(e.code, 0, `${name} exit ${JSON.stringify(e)}`);
+  }
 });

@@ -114,3 +114,8 @@ test('without the hash, workers fall back to their configured key', async () => 
   const r = await stack.api('GET', '/v2/keys');
   assert.deepEqual(r.json, { current: '', next: '' });
 });
+
+test('processes exit 0 on SIGTERM', async () => {
+  const exits = await stack.stop();
+  for (const [name, e] of Object.entries(exits)) assert.equal(e.code, 0, `${name} exit ${JSON.stringify(e)}`);
+});

@@ -13,11 +13,12 @@ import { serve } from '@upstash/workflow/express';
 
 /**
  * Starts the app.  opts: { env } = the serve() environment (QSTASH_URL,
- * QSTASH_TOKEN, optionally QSTASH_CURRENT/NEXT_SIGNING_KEY).
+ * QSTASH_TOKEN, optionally QSTASH_CURRENT/NEXT_SIGNING_KEY); `middleware`
+ * = express middlewares run after the body parser, before every route.
  * Returns { url, requests, route(path, fn, options) -> full URL, to(path),
  * close() }.
  */
-export async function startWorkflowApp({ env }) {
+export async function startWorkflowApp({ env, middleware = [] }) {
   const app = express();
   const requests = [];
 
@@ -40,6 +41,7 @@ export async function startWorkflowApp({ env }) {
     limit: '10mb',
     verify: (req, _res, buf) => { if (req.rec) req.rec.raw = buf.toString('utf8'); },
   }));
+  for (const m of middleware) app.use(m);
 
   const server = await new Promise((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
