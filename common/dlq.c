@@ -1,4 +1,5 @@
-/* dlq.c - DLQ entry field parsing, callback state names, filter matching.
+/* dlq.c - DLQ entry field parsing, callback state names, filter matching
+ * (and the filter pieces the runs API shares).
  *
  * Pure: works on strings the caller already holds (a HGETALL reply). */
 #include "dlq.h"
@@ -77,8 +78,7 @@ void sf_dlq_view_from_fields(sf_dlq_view *v, const char **fields,
     }
 }
 
-/* 1 if "n" is 0 (no constraint) or "value" equals one of "wanted". */
-static int one_of(const char *const *wanted, size_t n, const char *value) {
+int sf_filter_one_of(const char *const *wanted, size_t n, const char *value) {
     if (n == 0) return 1;
     if (!value) return 0;
     if (n > SF_FILTER_MAX_VALUES) n = SF_FILTER_MAX_VALUES;
@@ -87,10 +87,7 @@ static int one_of(const char *const *wanted, size_t n, const char *value) {
     return 0;
 }
 
-/* 1 if "n" is 0 or one of "wanted" is an element of the comma-separated
- * "list" (an entry's labels are stored as "a,b"; spaces around an element
- * are ignored). */
-static int one_of_list(const char *const *wanted, size_t n, const char *list) {
+int sf_filter_one_of_list(const char *const *wanted, size_t n, const char *list) {
     if (n == 0) return 1;
     if (!list) return 0;
     if (n > SF_FILTER_MAX_VALUES) n = SF_FILTER_MAX_VALUES;
@@ -109,17 +106,25 @@ static int one_of_list(const char *const *wanted, size_t n, const char *list) {
     return 0;
 }
 
+int sf_filter_parse_cursor(const char *v, int64_t *score, const char **id) {
+    const char *dash = strchr(v, '-');
+    if (!dash || !dash[1] || sf_parse_i64(v, (size_t)(dash - v), score) != 0)
+        return -1;
+    *id = dash + 1;
+    return 0;
+}
+
 /* Every constrained dimension must hold one of its values; string
  * dimensions compare exactly (labels per element), dates are inclusive on dlqAt. */
 int sf_dlq_filter_match(const sf_dlq_filter *f, const sf_dlq_view *v) {
-    return one_of(f->states, f->n_states, sf_cb_state_name(v->cb_state)) &&
-           one_of(f->urls, f->n_urls, v->url) &&
-           one_of_list(f->labels, f->n_labels, v->label) &&
-           one_of(f->wf_urls, f->n_wf_urls, v->workflow_url) &&
-           one_of(f->wf_runs, f->n_wf_runs, v->workflow_run_id) &&
-           one_of(f->message_ids, f->n_message_ids, v->message_id) &&
-           one_of(f->caller_ips, f->n_caller_ips, v->caller_ip) &&
-           one_of(f->fc_keys, f->n_fc_keys, v->flow_control_key) &&
+    return sf_filter_one_of(f->states, f->n_states, sf_cb_state_name(v->cb_state)) &&
+           sf_filter_one_of(f->urls, f->n_urls, v->url) &&
+           sf_filter_one_of_list(f->labels, f->n_labels, v->label) &&
+           sf_filter_one_of(f->wf_urls, f->n_wf_urls, v->workflow_url) &&
+           sf_filter_one_of(f->wf_runs, f->n_wf_runs, v->workflow_run_id) &&
+           sf_filter_one_of(f->message_ids, f->n_message_ids, v->message_id) &&
+           sf_filter_one_of(f->caller_ips, f->n_caller_ips, v->caller_ip) &&
+           sf_filter_one_of(f->fc_keys, f->n_fc_keys, v->flow_control_key) &&
            (!f->workflow_only || (v->workflow_run_id && *v->workflow_run_id)) &&
            (f->wf_created_ms == 0 ||
             v->workflow_created_ms == f->wf_created_ms) &&

@@ -84,4 +84,17 @@ typedef struct sf_dlq_filter {
  * value "NONE" matches entries without a callback. */
 int sf_dlq_filter_match(const sf_dlq_filter *f, const sf_dlq_view *v);
 
+/* The list-filter pieces the runs API's filter (coordinator/wf_query.c)
+ * shares with this one. */
+
+/* 1 if "n" is 0 (no constraint) or "value" equals one of "wanted". */
+int sf_filter_one_of(const char *const *wanted, size_t n, const char *value);
+/* 1 if "n" is 0 or one of "wanted" is an element of the comma-separated
+ * "list" (labels are stored as "a,b"; spaces around an element are
+ * ignored). */
+int sf_filter_one_of_list(const char *const *wanted, size_t n, const char *list);
+/* Reads a list cursor "<score>-<id>" (coordinator/zscan.h writes it):
+ * "*id" points into "v".  Returns 0, or -1 when "v" is not one. */
+int sf_filter_parse_cursor(const char *v, int64_t *score, const char **id);
+
 #endif

@@ -7,10 +7,9 @@
  * is accepted, workflowUrl always matches exactly), dlqIds, cursor and
  * count.  With dlqIds it reads those entries.  Otherwise it reads the most
  * selective index zset (one state, else one workflowRunId, url,
- * workflowUrl or label, else idx:all) newest first with
- * ZREVRANGEBYSCORE ... WITHSCORES LIMIT, fetches the candidates with
- * pipelined HGETALLs and checks the rest of the filter with
- * sf_dlq_filter_match, until "count" entries matched or about 1000 were
+ * workflowUrl or label, else idx:all) newest first with zscan.h, fetches
+ * the candidates with pipelined HGETALLs and checks the rest of the filter
+ * with sf_dlq_filter_match, until "count" entries matched or 1000 were
  * looked at.  The cursor is "<dlqAt>-<dlqId>" of the last entry looked at,
  * "" when the index is exhausted.
  *
@@ -24,6 +23,7 @@
 #include <event2/http.h>
 #include <stddef.h>
 #include "coord.h"
+#include "zscan.h"
 
 #define SF_SCAN_DEFAULT_COUNT 50
 #define SF_SCAN_MAX_COUNT 100
@@ -33,9 +33,7 @@ typedef struct sf_dlq_scan sf_dlq_scan;
 typedef void sf_scan_match_fn(void *arg, const char **fields,
                               const size_t *flen, const char **values,
                               const size_t *vlen, size_t n);
-/* "status": SF_OK, or SF_AGAIN when Redis failed (the handler answers
- * 503).  "cursor" is borrowed for the call. */
-typedef void sf_scan_done_fn(void *arg, sf_status status, const char *cursor);
+typedef sf_zscan_done_fn sf_scan_done_fn;
 
 /* Parses the query of "req"; on a bad one answers 400 and returns NULL.
  * "default_count" applies when count is absent. */

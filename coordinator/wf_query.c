@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlq.h"
 #include "util.h"
 
 static int parse_ms(const char *v, int64_t *out) {
@@ -76,14 +77,11 @@ sf_status sf_wf_query_parse(sf_wf_query *out, const struct evkeyvalq *q,
             out->count = (uint64_t)x > max_count ? max_count : (size_t)x;
         } else if (strcmp(k, "cursor") == 0) {
             /* "<createdAt>-<runId>" */
-            const char *dash = strchr(v, '-');
-            if (!dash || !dash[1] || sf_parse_i64(v, (size_t)(dash - v), &x) != 0) {
+            if (sf_filter_parse_cursor(v, &out->cursor_ms, &out->cursor_id) != 0) {
                 bad = k;
                 break;
             }
             out->has_cursor = 1;
-            out->cursor_ms = x;
-            out->cursor_id = dash + 1;
         }
         if (rc != 0) { full = k; break; }
     }
@@ -114,15 +112,6 @@ int sf_wf_url_parts(const char *url, const char **host, size_t *host_len,
     return 0;
 }
 
-/* 1 if "d" is unconstrained or "s" equals one of its values. */
-static int one_of(const sf_wf_values *d, const char *s) {
-    if (d->n == 0) return 1;
-    if (!s) return 0;
-    for (size_t i = 0; i < d->n; i++)
-        if (strcmp(d->v[i], s) == 0) return 1;
-    return 0;
-}
-
 /* 1 if "d" is unconstrained or the slice [s, s+len) equals one of its
  * values; "alt_len" (< len) is a second length to try (host sans port). */
 static int one_of_slice(const sf_wf_values *d, const char *s, size_t len,
@@ -132,23 +121,6 @@ static int one_of_slice(const sf_wf_values *d, const char *s, size_t len,
     for (size_t i = 0; i < d->n; i++) {
         size_t n = strlen(d->v[i]);
         if ((n == len || n == alt_len) && strncmp(d->v[i], s, n) == 0) return 1;
-    }
-    return 0;
-}
-
-/* 1 if "d" is unconstrained or one of its values is an element of the
- * comma-separated "list" (spaces around elements ignored). */
-static int one_of_list(const sf_wf_values *d, const char *list) {
-    if (d->n == 0) return 1;
-    if (!list) return 0;
-    for (const char *p = list; *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        const char *end = p;
-        while (*end && *end != ',') end++;
-        size_t len = (size_t)(end - p);
-        while (len > 0 && p[len - 1] == ' ') len--;
-        if (len > 0 && one_of_slice(d, p, len, len)) return 1;
-        p = end;
     }
     return 0;
 }
@@ -168,9 +140,10 @@ static int url_ok(const sf_wf_query *f, const char *url) {
 }
 
 int sf_wf_query_match(const sf_wf_query *f, const sf_wf_run_view *v) {
-    if (!url_ok(f, v->url) || !one_of(&f->states, v->state) ||
-        !one_of_list(&f->labels, v->label) || !one_of(&f->caller_ips, v->caller_ip) ||
-        !one_of(&f->fc_keys, v->fc_key))
+    if (!url_ok(f, v->url) || !sf_filter_one_of(f->states.v, f->states.n, v->state) ||
+        !sf_filter_one_of_list(f->labels.v, f->labels.n, v->label) ||
+        !sf_filter_one_of(f->caller_ips.v, f->caller_ips.n, v->caller_ip) ||
+        !sf_filter_one_of(f->fc_keys.v, f->fc_keys.n, v->fc_key))
         return 0;
     if (f->created_ms && v->created_ms != f->created_ms) return 0;
     if (f->from_ms && v->created_ms < f->from_ms) return 0;

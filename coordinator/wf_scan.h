@@ -3,10 +3,10 @@
  *
  * Parses the request's query (wf_query.h).  With run ids it reads those
  * runs.  Otherwise it reads P:{wf}:runs (runId -> createdAt) newest first
- * with ZREVRANGEBYSCORE ... WITHSCORES LIMIT within fromDate/toDate and
- * after the cursor, in batches.  Each candidate's plain fields come from a
- * pipelined HMGET (with a messageId filter, two HEXISTS on its step index
- * and its next states come first) and are matched with
+ * with zscan.h within fromDate/toDate and after the cursor.  Each
+ * candidate's plain fields come from a pipelined HMGET (with a messageId
+ * filter, two HEXISTS on its step index and its next states come first:
+ * zscan gates) and are matched with
  * sf_wf_query_match, until "count" runs matched, "max_looked" candidates
  * were looked at (0 = no limit), or the runs are exhausted.  The cursor is
  * "<createdAt>-<runId>" of the last candidate looked at, "" at the end.
@@ -23,13 +23,12 @@
 
 #include "coord.h"
 #include "wf_query.h"
+#include "zscan.h"
 
 typedef struct sf_wf_scan sf_wf_scan;
 
 typedef void sf_wf_scan_match_fn(void *arg, const sf_wf_run_view *v);
-/* "status": SF_OK, or SF_AGAIN when Redis failed (answer 503); "cursor"
- * borrowed for the call. */
-typedef void sf_wf_scan_done_fn(void *arg, sf_status status, const char *cursor);
+typedef sf_zscan_done_fn sf_wf_scan_done_fn;
 
 /* Parses the query of "req" (see sf_wf_query_parse for "url_prefix",
  * "default_count", "max_count"); on a bad one answers 400 and returns
