@@ -4,6 +4,8 @@
  * Pure: works on strings the caller already holds (a HGETALL reply). */
 #include "dlq.h"
 
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -132,4 +134,24 @@ int sf_dlq_filter_match(const sf_dlq_filter *f, const sf_dlq_view *v) {
             v->response_status == f->response_status) &&
            (f->from_ms == 0 || v->dlq_ms >= f->from_ms) &&
            (f->to_ms == 0 || v->dlq_ms <= f->to_ms);
+}
+
+void sf_labels_json_set(json_t *o, const char *label, size_t len) {
+    if (!label || len == 0) return;
+    json_t *labels = json_array();
+    char *copy = strndup(label, len), *save = NULL;
+    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ') t++;
+        size_t tl = strlen(t);
+        while (tl > 0 && t[tl - 1] == ' ') t[--tl] = '\0';
+        if (*t) json_array_append_new(labels, json_string(t));
+    }
+    free(copy);
+    if (json_array_size(labels) == 0) {
+        json_decref(labels);
+        return;
+    }
+    json_object_set(o, "label", json_array_get(labels, 0));
+    json_object_set_new(o, "labels", labels);
 }

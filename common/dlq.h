@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include "err.h"
 
+typedef struct json_t json_t;
+
 #define SF_DLQ_SCHEMA 1
 
 typedef enum sf_cb_state {
@@ -96,5 +98,11 @@ int sf_filter_one_of_list(const char *const *wanted, size_t n, const char *list)
 /* Reads a list cursor "<score>-<id>" (coordinator/zscan.h writes it):
  * "*id" points into "v".  Returns 0, or -1 when "v" is not one. */
 int sf_filter_parse_cursor(const char *v, int64_t *score, const char **id);
+
+/* Sets "label" (the first label) and "labels" (all of them) on the JSON
+ * object "o" from a stored comma-separated label "[label, label+len)", as
+ * the SDKs' DLQ messages and run logs carry them.  Blank items are
+ * skipped; nothing is set when no label is left. */
+void sf_labels_json_set(json_t *o, const char *label, size_t len);
 
 #endif

@@ -63,7 +63,7 @@ json_t *sf_dlq_entry_json(const char **fields, const size_t *flen,
     json_t *o = json_object();
     if (!o) return NULL;
     static const char *const strs[] = {"dlqId", "messageId", "url", "method",
-                                       "callerIP", "label", "workflowRunId",
+                                       "callerIP", "workflowRunId",
                                        "workflowUrl", "failureCallback", "reason"};
     for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
         long i = find(fields, n, strs[k]);
@@ -71,21 +71,9 @@ json_t *sf_dlq_entry_json(const char **fields, const size_t *flen,
             json_object_set_new(o, strs[k], json_stringn(values[i], vlen[i]));
     }
     long i;
-    /* "labels": the comma-separated label as an array (SDK DlqMessage). */
-    if ((i = find(fields, n, "label")) >= 0 && vlen[i] > 0 &&
-        sf_utf8_valid(values[i], vlen[i])) {
-        json_t *labels = json_array();
-        char *copy = strndup(values[i], vlen[i]), *save = NULL;
-        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
-             t = strtok_r(NULL, ",", &save)) {
-            while (*t == ' ') t++;
-            size_t tl = strlen(t);
-            while (tl > 0 && t[tl - 1] == ' ') t[--tl] = '\0';
-            if (*t) json_array_append_new(labels, json_string(t));
-        }
-        free(copy);
-        json_object_set_new(o, "labels", labels);
-    }
+    /* "label" is the first label, "labels" all of them (SDK DLQMessage). */
+    if ((i = find(fields, n, "label")) >= 0 && sf_utf8_valid(values[i], vlen[i]))
+        sf_labels_json_set(o, values[i], vlen[i]);
     static const char *const ints[] = {"createdAt", "dlqAt", "maxRetries",
                                        "notBefore", "responseStatus"};
     for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++)

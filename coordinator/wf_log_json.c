@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlq.h"
 #include "util.h"
 
 /* Index of "name" among the fields, or -1. */
@@ -214,19 +215,6 @@ static json_t *next_group(const char *const *next, const size_t *lens, size_t n)
     return out;
 }
 
-static json_t *labels_json(const char *label) {
-    json_t *a = json_array();
-    char *copy = strdup(label), *save = NULL;
-    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ') t++;
-        size_t tl = strlen(t);
-        while (tl > 0 && t[tl - 1] == ' ') t[--tl] = '\0';
-        if (*t) json_array_append_new(a, json_string(t));
-    }
-    free(copy);
-    return a;
-}
-
 json_t *sf_wf_run_log_json(const sf_wf_run_view *run, const char *response,
                            size_t response_len, const char *const *items,
                            const size_t *item_lens, size_t n_items,
@@ -262,12 +250,7 @@ json_t *sf_wf_run_log_json(const sf_wf_run_view *run, const char *response,
     json_object_set_new(o, "steps", groups);
     if (response && response_len > 0) set_str(o, "workflowRunResponse", response, response_len);
     if (run->dlq_id && *run->dlq_id) json_object_set_new(o, "dlqId", json_string(run->dlq_id));
-    if (run->label && *run->label) {
-        json_t *labels = labels_json(run->label);
-        if (json_array_size(labels) > 0)
-            json_object_set(o, "label", json_array_get(labels, 0));
-        json_object_set_new(o, "labels", labels);
-    }
+    if (run->label) sf_labels_json_set(o, run->label, strlen(run->label));
     if (failure) json_object_set_new(o, "failureFunction", failure);
     return o;
 }

@@ -381,6 +381,13 @@ void sf_outcome_cb_result_cmd(sf_cmd *c, const char *prefix,
                res ? res->body.len : 0);
     sf_cmd_addi(c, retried);
     sf_cmd_addi(c, now_ms);
+    if (strcmp(outcome, "success") == 0) {
+        sf_cmd_adds(c, "");
+    } else {
+        char *ej = sf_wf_step_error_json(res, now_ms);
+        sf_cmd_adds(c, ej);
+        free(ej);
+    }
 }
 
 /* ---- Upstash-Callback reports ------------------------------------------ */
@@ -514,7 +521,8 @@ char *sf_wf_step_error_json(const sf_http_response *res, int64_t now_ms) {
     return dump(o);
 }
 
-/* wf_next.lua: KEYS next run; ARGV msgId state errorJSON retries now_ms. */
+/* wf_next.lua: KEYS next run; ARGV msgId state errorJSON retries now_ms
+ * stepName. */
 void sf_outcome_wf_next_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
                             const char *state, const sf_http_response *res,
                             int64_t now_ms) {
@@ -531,6 +539,10 @@ void sf_outcome_wf_next_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
     free(ej);
     sf_cmd_addi(c, m->max_retries);
     sf_cmd_addi(c, now_ms);
+    /* serve() names the step that threw in its 500 answer */
+    const char *step = res ? sf_headers_get(&res->headers, "Upstash-Error-Step-Name")
+                           : NULL;
+    sf_cmd_adds(c, step ? step : "");
 }
 
 /* HDEL P:{wf}:next:<run> <msgId> */

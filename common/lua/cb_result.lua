@@ -5,7 +5,9 @@
 -- KEYS[1] P:{dlq}:entry:<dlqId>, KEYS[2] P:{dlq}:events
 -- ARGV[1] dlqId, ARGV[2] gen, ARGV[3] outcome: success|retry|fail,
 -- ARGV[4] response status, ARGV[5] response headers JSON, ARGV[6] body,
--- ARGV[7] callbackRetried, ARGV[8] now_ms
+-- ARGV[7] callbackRetried, ARGV[8] now_ms, ARGV[9] the attempt's error as
+-- JSON {"error","body","headers","status","time"} ('' on success): kept in
+-- callbackErrors (a JSON list, the last 10) for the logs API
 -- Reply: 1 when applied, 0 when stale (entry gone, state or gen changed).
 local cur = redis.call('HMGET', KEYS[1], 'callbackState', 'callbackGen')
 if not cur[1] or cur[1] ~= 'CALLBACK_INPROGRESS' or cur[2] ~= ARGV[2] then
@@ -14,6 +16,17 @@ end
 redis.call('HSET', KEYS[1], 'callbackResponseStatus', ARGV[4],
            'callbackResponseHeader', ARGV[5], 'callbackResponseBody', ARGV[6],
            'callbackRetried', ARGV[7], 'callbackUpdatedAt', ARGV[8])
+if ARGV[9] and ARGV[9] ~= '' then
+  local errs = {}
+  local prev = redis.call('HGET', KEYS[1], 'callbackErrors')
+  if prev then
+    local ok, v = pcall(cjson.decode, prev)
+    if ok and type(v) == 'table' then errs = v end
+  end
+  errs[#errs + 1] = cjson.decode(ARGV[9])
+  while #errs > 10 do table.remove(errs, 1) end
+  redis.call('HSET', KEYS[1], 'callbackErrors', cjson.encode(errs))
+end
 local state = nil
 if ARGV[3] == 'success' then state = 'CALLBACK_SUCCESS'
 elseif ARGV[3] == 'fail' then state = 'CALLBACK_FAIL' end

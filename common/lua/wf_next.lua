@@ -9,7 +9,8 @@
 -- KEYS[1] P:{wf}:next:<runId>, KEYS[2] P:{wf}:run:<runId>
 -- ARGV[1] messageId, ARGV[2] state (STEP_RETRY|STEP_FAILED),
 -- ARGV[3] the error as JSON {"error","body","headers","status","time"},
--- ARGV[4] max retries, ARGV[5] now (ms)
+-- ARGV[4] max retries, ARGV[5] now (ms), ARGV[6] the name of the step that
+-- failed (serve()'s Upstash-Error-Step-Name answer header; '' = unknown)
 -- Reply: 1 when written, 0 when the run is not running (nothing written).
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local e = nil
@@ -28,5 +29,6 @@ errs[#errs + 1] = cjson.decode(ARGV[3])
 while #errs > 10 do table.remove(errs, 1) end
 e.errors = errs
 e.state = ARGV[2]
+if ARGV[6] and ARGV[6] ~= '' then e.stepName = ARGV[6] end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
 return 1

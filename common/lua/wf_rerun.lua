@@ -1,7 +1,7 @@
 -- wf_rerun.lua - a new run from a failed one (DLQ resume / restart): copies
--- the recorded steps up to the failed delivery (resume) or step 0 only
--- (restart), re-recording the last copied step under the new delivery's
--- messageId, and composes that delivery's body (coordinator/wf.h).
+-- the recorded steps (resume) or step 0 only (restart), re-recording the
+-- failed delivery's step under the new delivery's messageId, and composes
+-- that delivery's body: the steps up to it (coordinator/wf.h).
 -- KEYS[1..3] old run / steps / stepidx, KEYS[4..6] new run / steps /
 -- stepidx, KEYS[7] P:{wf}:runs
 -- ARGV[1] new runId, ARGV[2] failed messageId ('' = restart), ARGV[3] now
@@ -15,27 +15,34 @@ local last = 0
 if ARGV[2] ~= '' then
   last = tonumber(redis.call('HGET', KEYS[3], 'm:' .. ARGV[2]) or (n - 1))
 end
-local items = redis.call('LRANGE', KEYS[2], 0, last)
+-- resume keeps every recorded step (a parallel sibling may have finished
+-- after the failed branch); restart keeps step 0 only
+local items = redis.call('LRANGE', KEYS[2], 0, ARGV[2] == '' and 0 or -1)
+local at = last + 1
 -- the item's messageId is the first member the coordinator wrote
-local old_id = string.match(items[#items], '^{"messageId":"([^"]*)"')
+local old_id = string.match(items[at], '^{"messageId":"([^"]*)"')
 if old_id then
-  items[#items] = '{"messageId":"' .. ARGV[4] .. '"' ..
-                  string.sub(items[#items], #old_id + 16)
+  items[at] = '{"messageId":"' .. ARGV[4] .. '"' ..
+              string.sub(items[at], #old_id + 16)
 end
 redis.call('RPUSH', KEYS[5], unpack(items))
--- step dedup keys of the copied steps
+-- step dedup keys and positions of the copied steps
 local idx = redis.call('HGETALL', KEYS[3])
 local pos = {}
 for i = 1, #idx, 2 do
-  if string.sub(idx[i], 1, 2) == 'm:' then pos[string.sub(idx[i], 3)] = tonumber(idx[i + 1]) end
+  if string.sub(idx[i], 1, 2) == 'm:' then
+    pos[string.sub(idx[i], 3)] = tonumber(idx[i + 1])
+  end
 end
 local f = {'m:' .. ARGV[4], last}
+for id, p in pairs(pos) do
+  if p < #items and p ~= last then f[#f + 1] = 'm:' .. id; f[#f + 1] = p end
+end
 for i = 1, #idx, 2 do
   local k, v = idx[i], idx[i + 1]
-  if string.sub(k, 1, 2) ~= 'm:' and pos[v] and pos[v] <= last then
-    if pos[v] == last then v = ARGV[4] end
-    f[#f + 1] = k; f[#f + 1] = v
-    if v ~= ARGV[4] then f[#f + 1] = 'm:' .. v; f[#f + 1] = pos[idx[i + 1]] end
+  if string.sub(k, 1, 2) ~= 'm:' and pos[v] and pos[v] < #items then
+    f[#f + 1] = k
+    f[#f + 1] = pos[v] == last and ARGV[4] or v
   end
 end
 redis.call('HSET', KEYS[6], unpack(f))
@@ -56,6 +63,6 @@ if ARGV[7] ~= '' then
 end
 redis.call('HSET', KEYS[4], unpack(nf))
 redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1])
-local body = '[' .. table.concat(items, ',') .. ']'
+local body = '[' .. table.concat(items, ',', 1, at) .. ']'
 if #body > tonumber(ARGV[9]) then body = '' end
 return {1, body}

@@ -7,7 +7,7 @@
 -- (bytes; a longer history is fetched by the SDK: empty body)
 -- Reply: {1 new | 2 recorded before, messageId, body, template, createdAt},
 -- or {-1} when the run is unknown, {-2, state} when it is not running.
-local run = redis.call('HMGET', KEYS[1], 'state', 'tpl', 'createdAt')
+local run = redis.call('HMGET', KEYS[1], 'state', 'tpl', 'createdAt', 'retries')
 if not run[1] then return {-1} end
 if run[1] ~= 'RUN_STARTED' then return {-2, run[1]} end
 local code, id = 1, ARGV[1]
@@ -20,7 +20,10 @@ end
 if not idx then
   idx = redis.call('RPUSH', KEYS[2], ARGV[3]) - 1
   redis.call('HSET', KEYS[3], ARGV[2], id, 'm:' .. id, idx)
-  redis.call('HSET', KEYS[4], id, ARGV[4])
+  -- the step's retries are the run's (the step message itself has none)
+  local nx = cjson.decode(ARGV[4])
+  nx.retries = tonumber(run[4]) or nx.retries
+  redis.call('HSET', KEYS[4], id, cjson.encode(nx))
 end
 local items = redis.call('LRANGE', KEYS[2], 0, idx)
 local body = '[' .. table.concat(items, ',') .. ']'

@@ -206,7 +206,8 @@ static void test_retry_and_result_cmds(void) {
     job->dlq_id = strdup("dlq_9");
     job->cb_gen = 4;
     sf_outcome_cb_result_cmd(&c, "p", job, "fail", NULL, 3, 77);
-    CHECK_INT(c.argc, 10);
+    CHECK_INT(c.argc, 11);
+    CHECK(strstr(c.argv[10], "\"error\":\"no response\"") != NULL);
     CHECK_STR(c.argv[0], "p:{dlq}:entry:dlq_9");
     CHECK_STR(c.argv[3], "4");
     CHECK_STR(c.argv[4], "fail");
@@ -504,7 +505,8 @@ static void test_wf_cmds(void) {
     sf_outcome_wf_next_cmd(&c, "p", m, "STEP_RETRY", &res, 1234);
     CHECK(c.script == sf_lua_wf_next);
     CHECK_INT(c.nkeys, 2);
-    CHECK_INT(c.argc, 7);
+    CHECK_INT(c.argc, 8);
+    CHECK_STR(c.argv[7], "");
     CHECK_STR(c.argv[0], "p:{wf}:next:wfr_1");
     CHECK_STR(c.argv[1], "p:{wf}:run:wfr_1");
     CHECK_STR(c.argv[2], "msg_00ff");
@@ -513,6 +515,11 @@ static void test_wf_cmds(void) {
                          "{\"X-E\":[\"e\"]},\"status\":500,\"time\":1234}");
     CHECK_STR(c.argv[5], "2");
     CHECK_STR(c.argv[6], "1234");
+    sf_cmd_cleanup(&c);
+    /* serve() names the step that threw */
+    sf_headers_add(&res.headers, "Upstash-Error-Step-Name", "broken-step");
+    sf_outcome_wf_next_cmd(&c, "p", m, "STEP_RETRY", &res, 1234);
+    CHECK_STR(c.argv[7], "broken-step");
     sf_cmd_cleanup(&c);
     sf_message_free(m);
 
