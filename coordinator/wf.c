@@ -529,18 +529,28 @@ static void on_rerun_created(redisAsyncContext *ac, void *reply, void *priv) {
         rerun_end(r, 503, "redis error while starting the new run");
         return;
     }
-    if (rep->element[0]->integer != 1 || rep->elements < 2) {
+    size_t n = rep->elements > 1 ? (rep->elements - 1) / 2 : 0;
+    if (rep->element[0]->integer != 1 || n == 0) {
         rerun_end(r, 404, "the failed run's steps are gone (expired)");
         return;
     }
-    sf_message *m = sf_message_dup(r->tpl);
-    sf_assert(m != NULL);
-    set_str(&m->id, r->new_msg);
-    m->created_ms = r->now;
-    set_body(m, rep->element[1]->str, rep->element[1]->len);
-    int64_t due = 0;
-    sf_status st = sf_enqueue(r->c, &m, &due, 1, rerun_enqueued, r);
-    sf_message_free(m);
+    /* one delivery per step to run again, all with the run's template */
+    sf_message **msgs = calloc(n, sizeof(*msgs));
+    int64_t *due = calloc(n, sizeof(*due));
+    sf_assert(msgs != NULL && due != NULL);
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *id = rep->element[1 + 2 * i];
+        const redisReply *body = rep->element[2 + 2 * i];
+        msgs[i] = sf_message_dup(r->tpl);
+        sf_assert(msgs[i] != NULL);
+        set_str(&msgs[i]->id, id->type == REDIS_REPLY_STRING ? id->str : r->new_msg);
+        msgs[i]->created_ms = r->now;
+        if (body->type == REDIS_REPLY_STRING) set_body(msgs[i], body->str, body->len);
+    }
+    sf_status st = sf_enqueue(r->c, msgs, due, n, rerun_enqueued, r);
+    for (size_t i = 0; i < n; i++) sf_message_free(msgs[i]);
+    free(msgs);
+    free(due);
     if (st != SF_OK) rerun_end(r, 503, "redis unavailable, run not started");
 }
 

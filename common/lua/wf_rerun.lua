@@ -1,14 +1,16 @@
 -- wf_rerun.lua - a new run from a failed one (DLQ resume / restart): copies
--- the recorded steps (resume) or step 0 only (restart), re-recording the
--- failed delivery's step under the new delivery's messageId, and composes
--- that delivery's body: the steps up to it (coordinator/wf.h).
+-- the recorded steps (resume) or step 0 only (restart), re-records the
+-- steps to deliver again under new messageIds (the failed delivery's, and
+-- on resume the plan steps of parallel branches that never reported), and
+-- composes their bodies: the steps up to each (coordinator/wf.h).
 -- KEYS[1..3] old run / steps / stepidx, KEYS[4..6] new run / steps /
 -- stepidx, KEYS[7] P:{wf}:runs
 -- ARGV[1] new runId, ARGV[2] failed messageId ('' = restart), ARGV[3] now
 -- (ms), ARGV[4] new messageId, ARGV[5] new template (msgpack),
 -- ARGV[6] retries, ARGV[7] flowControlKey, ARGV[8] flowControlValue,
 -- ARGV[9] inline limit
--- Reply: {1, body} or {-1} when the old run's steps are gone.
+-- Reply: {1, messageId, body, messageId, body, ...} in step order, or {-1}
+-- when the old run's steps are gone.
 local n = redis.call('LLEN', KEYS[2])
 if n == 0 or redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local last = 0
@@ -18,31 +20,49 @@ end
 -- resume keeps every recorded step (a parallel sibling may have finished
 -- after the failed branch); restart keeps step 0 only
 local items = redis.call('LRANGE', KEYS[2], 0, ARGV[2] == '' and 0 or -1)
-local at = last + 1
--- the item's messageId is the first member the coordinator wrote
-local old_id = string.match(items[at], '^{"messageId":"([^"]*)"')
-if old_id then
-  items[at] = '{"messageId":"' .. ARGV[4] .. '"' ..
-              string.sub(items[at], #old_id + 16)
-end
-redis.call('RPUSH', KEYS[5], unpack(items))
--- step dedup keys and positions of the copied steps
 local idx = redis.call('HGETALL', KEYS[3])
-local pos = {}
+local pos, has = {}, {}
 for i = 1, #idx, 2 do
-  if string.sub(idx[i], 1, 2) == 'm:' then
-    pos[string.sub(idx[i], 3)] = tonumber(idx[i + 1])
+  local k = idx[i]
+  if string.sub(k, 1, 2) == 'm:' then
+    pos[string.sub(k, 3)] = tonumber(idx[i + 1])
+  else
+    has[k] = idx[i + 1]
   end
 end
-local f = {'m:' .. ARGV[4], last}
-for id, p in pairs(pos) do
-  if p < #items and p ~= last then f[#f + 1] = 'm:' .. id; f[#f + 1] = p end
+-- Deliveries of the new run: the failed one, and (resume) every plan step
+-- of a parallel group whose branch never reported a result (it was still
+-- running when the run failed).  Each gets a new messageId, written into
+-- its item.  rename: old messageId -> new; deliver: positions, in order.
+local rename, deliver = {}, {}
+local function redeliver(old, at, new)
+  rename[old] = new
+  deliver[#deliver + 1] = at
+  items[at + 1] = '{"messageId":"' .. new .. '"' ..
+                  string.sub(items[at + 1], #old + 16)
 end
-for i = 1, #idx, 2 do
-  local k, v = idx[i], idx[i + 1]
-  if string.sub(k, 1, 2) ~= 'm:' and pos[v] and pos[v] < #items then
-    f[#f + 1] = k
-    f[#f + 1] = pos[v] == last and ARGV[4] or v
+local failed_old = string.match(items[last + 1], '^{"messageId":"([^"]*)"')
+if failed_old then redeliver(failed_old, last, ARGV[4]) end
+if ARGV[2] ~= '' then
+  for k, v in pairs(has) do
+    if string.sub(k, 1, 2) == 't:' and not rename[v] and pos[v] and
+       pos[v] < #items and not has['s:' .. string.sub(k, 3)] then
+      redeliver(v, pos[v], ARGV[4] .. '_' .. string.sub(k, 3))
+    end
+  end
+end
+redis.call('RPUSH', KEYS[5], unpack(items))
+-- dedup keys and positions of the copied steps, under their new ids
+local f = {}
+for id, p in pairs(pos) do
+  if p < #items then f[#f + 1] = 'm:' .. (rename[id] or id); f[#f + 1] = p end
+end
+if failed_old and not pos[failed_old] then
+  f[#f + 1] = 'm:' .. ARGV[4]; f[#f + 1] = last
+end
+for k, v in pairs(has) do
+  if pos[v] and pos[v] < #items then
+    f[#f + 1] = k; f[#f + 1] = rename[v] or v
   end
 end
 redis.call('HSET', KEYS[6], unpack(f))
@@ -63,6 +83,13 @@ if ARGV[7] ~= '' then
 end
 redis.call('HSET', KEYS[4], unpack(nf))
 redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1])
-local body = '[' .. table.concat(items, ',', 1, at) .. ']'
-if #body > tonumber(ARGV[9]) then body = '' end
-return {1, body}
+-- reply: each delivery's id and body (the steps up to it)
+local reply = {1}
+table.sort(deliver)
+for _, at in ipairs(deliver) do
+  local body = '[' .. table.concat(items, ',', 1, at + 1) .. ']'
+  if #body > tonumber(ARGV[9]) then body = '' end
+  reply[#reply + 1] = string.match(items[at + 1], '^{"messageId":"([^"]*)"')
+  reply[#reply + 1] = body
+end
+return reply

@@ -76,3 +76,16 @@ export function mapHeader(map, name) {
   }
   return undefined;
 }
+
+/** A short random id for names that must not collide. */
+export const uid = () => Math.random().toString(36).slice(2, 10);
+
+/** Counts calls by key: c.bump('a'); c.get('a'); c.total(). */
+export function counter() {
+  const m = new Map();
+  return {
+    bump(k) { m.set(k, (m.get(k) || 0) + 1); },
+    get(k) { return m.get(k) || 0; },
+    total() { let n = 0; for (const v of m.values()) n += v; return n; },
+  };
+}

@@ -28,6 +28,7 @@ export async function startWorkflowApp({ env, middleware = [] }) {
     const rec = {
       method: req.method, path: req.path, url: req.originalUrl,
       headers: req.headers, at: Date.now(), n: requests.length,
+      remotePort: req.socket.remotePort,
       raw: '', status: undefined, reply: undefined,
     };
     requests.push(rec);
