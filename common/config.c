@@ -92,7 +92,7 @@ static const setting settings[S_COUNT] = {
                         K_COORD, "S", "604800", 60, 315360000, 0,
                         "how long a finished workflow run is kept"},
     [S_WF_INLINE] = {"workflow-inline-bytes", "STEPFLOW_WORKFLOW_INLINE_BYTES",
-                     K_COORD, "N", "262144", 0, 1073741824, 0,
+                     K_COORD, "N", "65536", 0, 1073741824, 0,
                      "step history up to this size is sent inline; larger is "
                      "fetched by the SDK (lazy fetch)"},
 };

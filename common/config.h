@@ -47,7 +47,7 @@ typedef struct sf_config {
     char consumer[128];            /* STEPFLOW_CONSUMER, default host-pid */
     char log_level[16];            /* STEPFLOW_LOG_LEVEL, default "info" */
     int64_t wf_retention_s;        /* STEPFLOW_WORKFLOW_RETENTION_S, 7 days */
-    int64_t wf_inline_bytes;       /* STEPFLOW_WORKFLOW_INLINE_BYTES, 256 KiB */
+    int64_t wf_inline_bytes;       /* STEPFLOW_WORKFLOW_INLINE_BYTES, 64 KiB */
 } sf_config;
 
 /* Fills "cfg" with defaults, then the environment, then "argv" flags.
