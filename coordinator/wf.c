@@ -218,6 +218,17 @@ static int run_gone(wf_job *j, const sf_message *m, const redisReply *r) {
     return 0;
 }
 
+/* The start of a run script's reply callback: NULL when the reply says
+ * the run is gone (the job got its answer and was settled). */
+static redisReply *run_reply(wf_item *it, void *reply) {
+    redisReply *r = reply;
+    if (run_gone(it->job, it->job->msgs[it->idx], r)) {
+        job_settle(it->job);
+        return NULL;
+    }
+    return r;
+}
+
 /* ---- init --------------------------------------------------------------- */
 
 static void on_init(redisAsyncContext *ac, void *reply, void *priv) {
@@ -225,11 +236,8 @@ static void on_init(redisAsyncContext *ac, void *reply, void *priv) {
     wf_item *it = priv;
     wf_job *j = it->job;
     sf_message *m = j->msgs[it->idx];
-    redisReply *r = reply;
-    if (run_gone(j, m, r)) {
-        job_settle(j);
-        return;
-    }
+    redisReply *r = run_reply(it, reply);
+    if (!r) return;
     if (r->element[0]->integer == 0) {
         j->fate[it->idx] = SF_WF_DUP_RUN;
         if (r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING &&
@@ -309,11 +317,8 @@ static void on_step(redisAsyncContext *ac, void *reply, void *priv) {
     wf_item *it = priv;
     wf_job *j = it->job;
     sf_message *m = j->msgs[it->idx];
-    redisReply *r = reply;
-    if (run_gone(j, m, r)) {
-        job_settle(j);
-        return;
-    }
+    redisReply *r = run_reply(it, reply);
+    if (!r) return;
     sf_message *t = r->elements >= 5 ? decode_template(r->element[3]) : NULL;
     if (!t) {
         job_fail(j, 500, "workflow run %s has no readable template",

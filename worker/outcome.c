@@ -474,26 +474,27 @@ char *sf_wf_source_b64(const sf_message *m) {
     return b;
 }
 
+/* "<verb> P:{wf}:<what>:<run_id> <arg>" */
+static void run_key_cmd(sf_cmd *c, const char *prefix, const char *verb,
+                        const char *what, const char *run_id, const char *arg) {
+    char key[SF_KEY_MAX];
+    sf_keys_wf_run(prefix, what, run_id, key, sizeof(key));
+    sf_cmd_init(c, NULL, 0);
+    sf_cmd_adds(c, verb);
+    sf_cmd_adds(c, key);
+    sf_cmd_adds(c, arg);
+}
+
 /* HGET P:{wf}:run:<run_id> state */
 void sf_outcome_run_state_cmd(sf_cmd *c, const char *prefix,
                               const char *run_id) {
-    char key[SF_KEY_MAX];
-    sf_keys_wf_run(prefix, "run", run_id, key, sizeof(key));
-    sf_cmd_init(c, NULL, 0);
-    sf_cmd_adds(c, "HGET");
-    sf_cmd_adds(c, key);
-    sf_cmd_adds(c, "state");
+    run_key_cmd(c, prefix, "HGET", "run", run_id, "state");
 }
 
 /* LINDEX P:{wf}:steps:<run_id> 0 */
 void sf_outcome_wf_initial_cmd(sf_cmd *c, const char *prefix,
                                const char *run_id) {
-    char key[SF_KEY_MAX];
-    sf_keys_wf_run(prefix, "steps", run_id, key, sizeof(key));
-    sf_cmd_init(c, NULL, 0);
-    sf_cmd_adds(c, "LINDEX");
-    sf_cmd_adds(c, key);
-    sf_cmd_adds(c, "0");
+    run_key_cmd(c, prefix, "LINDEX", "steps", run_id, "0");
 }
 
 /* The error of one failed attempt, for the next hash (see outcome.h). */
