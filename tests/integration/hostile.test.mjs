@@ -292,7 +292,9 @@ const upstashHeaders = ['Upstash-Retries', 'Upstash-Delay', 'Upstash-Not-Before'
   'Upstash-Failure-Callback-Forward-X-B', 'Upstash-Failure-Callback-Retries', 'Upstash-Failure-Callback-Timeout',
   'Upstash-Failure-Callback-Retry-Delay', 'Upstash-Failure-Callback-Method', 'Upstash-Workflow-RunId',
   'Upstash-Workflow-Url', 'Upstash-Forward-Authorization', 'Content-Type', 'Upstash-Flow-Control-Key',
-  'Upstash-Queue-Name', 'Upstash-Cron', 'Upstash-Callback-Forward-X'];
+  'Upstash-Queue-Name', 'Upstash-Cron', 'Upstash-Callback-Forward-X',
+  'Upstash-Workflow-Init', 'Upstash-Workflow-CallType', 'Upstash-Flow-Control-Value',
+  'Upstash-Callback-Retries', 'Upstash-Callback-Workflow-RunId', 'Upstash-Failure-Callback-Workflow-Runid'];
 
 function randHeaderValue(R) {
   return R.pick([
@@ -349,9 +351,12 @@ function randBatchBody(R) {
 
 function randQuery(R) {
   const params = ['cursor', 'count', 'messageId', 'url', 'topicName', 'label', 'fromDate', 'toDate', 'state',
-    'responseStatus', 'callerIp', 'workflowRunId', 'workflowUrl', 'order', 'trimBody', 'dlqIds', 'x'];
+    'responseStatus', 'callerIp', 'workflowRunId', 'workflowUrl', 'order', 'trimBody', 'dlqIds', 'x',
+    'workflowRunIds', 'workflowUrlExactMatch', 'workflowUrlStartingWith', 'groupBy', 'cancel',
+    'failureFunctionState', 'workflowCreatedAt', 'flowControlKey', 'source', 'host', 'path'];
   const vals = ['', '-1', '0', '1', '99999999999999999999', '1e9', 'abc', '%00', '%ZZ', '%', 'a%2Fb', '\u00e9',
-    'CALLBACK_FAIL', 'latestFirst', 'earliestFirst', '9223372036854775807', '-9223372036854775808', 'null'];
+    'CALLBACK_FAIL', 'latestFirst', 'earliestFirst', '9223372036854775807', '-9223372036854775808', 'null',
+    'true', 'false', 'workflow', 'workflowRunId', 'RUN_STARTED', 'wfr_x'];
   const n = R.int(6);
   const parts = [];
   for (let i = 0; i < n; i++) {
@@ -392,7 +397,11 @@ function randApiRequest(R) {
   } else if (kind === 5) {
     method = R.pick(['GET', 'POST', 'DELETE', method]);
     target = R.pick([`/v2/dlq/${randId(R)}`, `/v2/dlq/retry/${randId(R)}`, '/v2/dlq/retry',
-      `/v2/workflows/dlq/callback/${randId(R)}`, `/v2/workflows/dlq/${randId(R)}`]);
+      `/v2/workflows/dlq/callback/${randId(R)}`, `/v2/workflows/dlq/${randId(R)}`,
+      '/v2/workflows/runs', `/v2/workflows/runs/${randId(R)}`, '/v2/workflows/events',
+      '/v2/workflows/dlq/resume', '/v2/workflows/dlq/restart', `/v2/workflows/dlq/resume/${randId(R)}`,
+      `/v2/workflows/dlq/restart/${randId(R)}`, '/v2/keys', `/v2/flowControl/${randId(R)}`,
+      `/v2/trigger/${randDestination(R)}`]);
     if (R.chance(0.5)) target += `?${randQuery(R)}`;
     if (R.chance(0.5)) body = JSON.stringify(randJson(R));
   } else if (kind === 6) {
@@ -428,6 +437,43 @@ test('(a) random API requests: every well-formed one gets a non-5xx reply, 4xx w
   if (findings.length) console.log(`findings:\n  ${findings.slice(0, 30).join('\n  ')}`);
   assert.deepEqual(findings, [], 'contract violations');
   await assertHealthy('random API requests');
+});
+
+test('(a) random workflow step publishes against a live run: 2xx or a 4xx JSON, never a crash', async () => {
+  const R = prng(SEED + 7);
+  const wfUrl = `${ep.url}/wf-hostile`;
+  const trig = await stack.api('POST', `/v2/trigger/${wfUrl}`, { body: '{"start":1}' });
+  assert.equal(trig.status, 200, trig.text);
+  const runId = trig.json.workflowRunId;
+  const stepBodies = [
+    () => JSON.stringify({ stepId: R.int(5), stepName: R.str(8), stepType: 'Run', out: R.str(20), concurrent: 1 }),
+    () => JSON.stringify({ stepId: 0, targetStep: R.pick([-1, 0, 1, 2, 1e18]), concurrent: R.int(4) }),
+    () => JSON.stringify({ stepId: R.pick(['1', null, 1.5, -3, 1e300, [], {}]), stepName: R.pick([5, null, '']) }),
+    () => JSON.stringify(randJson(R)),
+    () => R.bytes(R.int(200)),
+    () => '',
+    () => `{"stepId":1,"stepName":"${'n'.repeat(R.pick([10, 5000]))}","out":"${'o'.repeat(R.int(3000))}"}`,
+  ];
+  for (let i = 0; i < 60 * SCALE; i++) {
+    const headers = [['Authorization', `Bearer ${stack.token}`], ['Upstash-Workflow-RunId', R.chance(0.8) ? runId : R.str(12)],
+      ['Upstash-Workflow-Url', R.chance(0.8) ? wfUrl : R.str(20)]];
+    if (R.chance(0.2)) headers.push(['Upstash-Workflow-Init', R.pick(['true', 'false', 'x'])]);
+    if (R.chance(0.2)) headers.push(['Upstash-Workflow-CallType', R.pick(['step', 'toCallback', 'fromCallback', ''])]);
+    if (R.chance(0.2)) headers.push(['Upstash-Callback', R.pick([wfUrl, 'nope', ''])]);
+    if (R.chance(0.3)) headers.push([R.pick(upstashHeaders), randHeaderValue(R)]);
+    for (const h of headers) h[1] = h[1].replace(/[^\x20-\x7e]/gu, '');
+    const dest = R.chance(0.8) ? wfUrl : `${ep.url}/elsewhere`;
+    const r = await rawRequest(port(), wellFormed('POST', `/v2/publish/${dest}`, headers, R.pick(stepBodies)()),
+      { timeoutMs: 10000 });
+    judge(`wf#${i}`, r);
+  }
+  for (const q of ['', '?cancel=true', '?cancel=false', '?cancel=maybe']) {
+    judge(`run delete ${q}`, await rawRequest(port(), wellFormed('DELETE', `/v2/workflows/runs/${runId}${q}`,
+      [['Authorization', `Bearer ${stack.token}`]], R.bytes(50)), { timeoutMs: 10000 }));
+  }
+  if (findings.length) console.log(`findings:\n  ${findings.slice(0, 30).join('\n  ')}`);
+  assert.deepEqual(findings, [], 'contract violations');
+  await assertHealthy('workflow step publishes');
 });
 
 test('(a) raw TCP garbage, malformed and truncated requests', async () => {
