@@ -37,6 +37,8 @@
  *                           the run still in flight (STEP_PROGRESS/RETRY/
  *                           FAILED, retries, errors) for the logs API
  *   P:{wf}:runs             zset runId -> createdAt (ms): every run kept
+ *   P:{wf}:running          zset runId -> createdAt (ms): the RUN_STARTED
+ *                           ones (what cancel by filter reads)
  *   P:{wf}:expire           zset runId -> time (ms) its keys are deleted
  *                           (finished runs, after the retention)
  *   P:{wf}:failed           zset runId -> time (ms) the run failed; the

@@ -279,29 +279,32 @@ static void start_init(wf_job *j, wf_item *it) {
     set_body(m, body, ilen + 2);
     free(body);
 
-    char k_run[SF_KEY_MAX], k_steps[SF_KEY_MAX], k_idx[SF_KEY_MAX], k_runs[SF_KEY_MAX];
+    char k_run[SF_KEY_MAX], k_steps[SF_KEY_MAX], k_idx[SF_KEY_MAX],
+        k_runs[SF_KEY_MAX], k_running[SF_KEY_MAX];
     const char *p = c->cfg->prefix, *run = m->workflow_run_id;
     sf_keys_wf_run(p, "run", run, k_run, sizeof(k_run));
     sf_keys_wf_run(p, "steps", run, k_steps, sizeof(k_steps));
     sf_keys_wf_run(p, "stepidx", run, k_idx, sizeof(k_idx));
     sf_keys_wf(p, "runs", k_runs, sizeof(k_runs));
+    sf_keys_wf(p, "running", k_running, sizeof(k_running));
     char created[32], retries[16], fcv[128], schema[8];
     snprintf(created, sizeof(created), "%lld", (long long)now);
     snprintf(retries, sizeof(retries), "%d", m->max_retries);
     snprintf(schema, sizeof(schema), "%d", SF_WF_SCHEMA);
     fc_value_text(m, fcv, sizeof(fcv));
-    const char *argv[] = {k_run, k_steps, k_idx, k_runs, run, m->url, created,
+    const char *argv[] = {k_run, k_steps, k_idx, k_runs, k_running, run, m->url,
+                          created,
                           m->id, item, tpl.data ? tpl.data : "",
                           m->label ? m->label : "",
                           m->caller_ip ? m->caller_ip : "",
                           m->failure_callback, retries,
                           m->retry_delay ? m->retry_delay : "",
                           m->fc_key ? m->fc_key : "", fcv, schema};
-    size_t lens[18];
-    for (size_t i = 0; i < 18; i++) lens[i] = strlen(argv[i]);
-    lens[9] = tpl.len;
+    size_t lens[19];
+    for (size_t i = 0; i < 19; i++) lens[i] = strlen(argv[i]);
+    lens[10] = tpl.len;
     j->pending++;
-    if (sf_rconn_evalsha(c->redis, sf_lua_wf_init, on_init, it, 4, 18, argv,
+    if (sf_rconn_evalsha(c->redis, sf_lua_wf_init, on_init, it, 5, 19, argv,
                          lens) != SF_OK) {
         job_fail(j, 503, "redis unavailable, workflow run not started");
         j->pending--;
@@ -594,7 +597,7 @@ static void on_rerun_template(redisAsyncContext *ac, void *reply, void *priv) {
     sf_buf tpl;
     sf_buf_init(&tpl);
     encode_template(t, &tpl);
-    char keys[7][SF_KEY_MAX];
+    char keys[8][SF_KEY_MAX];
     const char *p = c->cfg->prefix;
     sf_keys_wf_run(p, "run", r->old_run, keys[0], SF_KEY_MAX);
     sf_keys_wf_run(p, "steps", r->old_run, keys[1], SF_KEY_MAX);
@@ -603,20 +606,21 @@ static void on_rerun_template(redisAsyncContext *ac, void *reply, void *priv) {
     sf_keys_wf_run(p, "steps", r->new_run, keys[4], SF_KEY_MAX);
     sf_keys_wf_run(p, "stepidx", r->new_run, keys[5], SF_KEY_MAX);
     sf_keys_wf(p, "runs", keys[6], SF_KEY_MAX);
+    sf_keys_wf(p, "running", keys[7], SF_KEY_MAX);
     char now[32], retries[16], fcv[128], limit[32];
     snprintf(now, sizeof(now), "%lld", (long long)r->now);
     snprintf(retries, sizeof(retries), "%d", t->max_retries);
     snprintf(limit, sizeof(limit), "%lld", (long long)c->cfg->wf_inline_bytes);
     fc_value_text(t, fcv, sizeof(fcv));
     const char *argv[] = {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5],
-                          keys[6], r->new_run, r->failed, now, r->new_msg,
+                          keys[6], keys[7], r->new_run, r->failed, now, r->new_msg,
                           tpl.data ? tpl.data : "", retries,
                           r->fc_key ? t->fc_key : "", r->fc_key ? fcv : "", limit};
-    size_t lens[16];
-    for (size_t i = 0; i < 16; i++) lens[i] = strlen(argv[i]);
-    lens[11] = tpl.len;
+    size_t lens[17];
+    for (size_t i = 0; i < 17; i++) lens[i] = strlen(argv[i]);
+    lens[12] = tpl.len;
     sf_status st = sf_rconn_evalsha(c->redis, sf_lua_wf_rerun, on_rerun_created,
-                                    r, 7, 16, argv, lens);
+                                    r, 8, 17, argv, lens);
     sf_buf_cleanup(&tpl);
     if (st != SF_OK) rerun_end(r, 503, "redis unavailable, run not started");
 }

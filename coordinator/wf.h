@@ -8,7 +8,8 @@
  *     RUN_FAILED|RUN_CANCELED), createdAt, completedAt (ms, when finished),
  *     label, callerIP, failureUrl, retries, retryDelay, flowControlKey,
  *     flowControlValue, response (the run's result, workflowRunResponse),
- *     dlqId (when it failed), invokeCount, tpl (msgpack envelope: the
+ *     dlqId (when it failed), histBytes (size of the steps list as a
+ *     JSON array, minus 1: the inline/lazy decision), tpl (msgpack: the
  *     run's delivery template, see below)
  *   P:{wf}:steps:<runId>, P:{wf}:stepidx:<runId>, P:{wf}:next:<runId>
  *   P:{wf}:runs (every run by createdAt), P:{wf}:expire (deletion times)

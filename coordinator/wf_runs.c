@@ -43,21 +43,23 @@ typedef void finished_fn(sf_coord *c, redisReply *r, void *arg);
 static sf_status finish_run(sf_coord *c, const char *run_id, const char *state,
                             const void *response, size_t response_len,
                             redisCallbackFn *fn, void *arg) {
-    char run[SF_KEY_MAX], next[SF_KEY_MAX], expire[SF_KEY_MAX], now[32], at[32];
+    char run[SF_KEY_MAX], next[SF_KEY_MAX], expire[SF_KEY_MAX],
+        running[SF_KEY_MAX], now[32], at[32];
     sf_keys_wf_run(c->cfg->prefix, "run", run_id, run, sizeof(run));
     sf_keys_wf_run(c->cfg->prefix, "next", run_id, next, sizeof(next));
     sf_keys_wf(c->cfg->prefix, "expire", expire, sizeof(expire));
+    sf_keys_wf(c->cfg->prefix, "running", running, sizeof(running));
     int64_t now_ms = sf_now_ms();
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(at, sizeof(at), "%lld", (long long)(now_ms + c->cfg->wf_retention_s * 1000));
-    /* wf_finish.lua KEYS run next expire;
+    /* wf_finish.lua KEYS run next expire running;
      * ARGV runId state now deleteAt hasResponse response */
-    const char *argv[] = {run, next, expire, run_id, state, now, at,
+    const char *argv[] = {run, next, expire, running, run_id, state, now, at,
                           response ? "1" : "0", response ? response : ""};
-    size_t lens[9];
-    for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
-    lens[8] = response ? response_len : 0; /* the body: not NUL-terminated */
-    return sf_rconn_evalsha(c->redis, sf_lua_wf_finish, fn, arg, 3, 9, argv, lens);
+    size_t lens[10];
+    for (int i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
+    lens[9] = response ? response_len : 0; /* the body: not NUL-terminated */
+    return sf_rconn_evalsha(c->redis, sf_lua_wf_finish, fn, arg, 4, 10, argv, lens);
 }
 
 typedef struct end_ctx {

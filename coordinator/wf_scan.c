@@ -8,6 +8,7 @@
 #include "http.h"
 #include "keys.h"
 #include "util.h"
+#include "wf.h"
 
 /* The run fields read per candidate, in HMGET order. */
 static const char *const run_fields[] = {
@@ -22,6 +23,7 @@ struct sf_wf_scan {
     size_t max_looked;        /* 0 = no limit */
     /* Key names the zscan reads (borrowed by it until done). */
     char runs_key[SF_KEY_MAX];      /* P:{wf}:runs */
+    char running_key[SF_KEY_MAX];   /* P:{wf}:running */
     char run_prefix[SF_KEY_MAX];    /* P:{wf}:run: */
     char stepidx_prefix[SF_KEY_MAX]; /* P:{wf}:stepidx: */
     char next_prefix[SF_KEY_MAX];   /* P:{wf}:next: */
@@ -62,6 +64,7 @@ sf_wf_scan *sf_wf_scan_new_or_400(sf_coord *c, struct evhttp_request *req,
     }
     const char *pre = c->cfg->prefix;
     sf_keys_wf(pre, "runs", s->runs_key, sizeof(s->runs_key));
+    sf_keys_wf(pre, "running", s->running_key, sizeof(s->running_key));
     sf_keys_wf(pre, "run:", s->run_prefix, sizeof(s->run_prefix));
     sf_keys_wf(pre, "stepidx:", s->stepidx_prefix, sizeof(s->stepidx_prefix));
     sf_keys_wf(pre, "next:", s->next_prefix, sizeof(s->next_prefix));
@@ -117,6 +120,12 @@ static void add_message_gates(sf_wf_scan *s, sf_zscan_spec *spec) {
     spec->n_gates = 2;
 }
 
+/* Running runs have an index of their own: cancel (and logs filtered on
+ * RUN_STARTED) read it instead of every run kept. */
+static int only_running(const sf_wf_query *q) {
+    return q->states.n == 1 && strcmp(q->states.v[0], SF_RUN_STARTED) == 0;
+}
+
 sf_status sf_wf_scan_start(sf_wf_scan *s, sf_wf_scan_match_fn *match,
                            sf_wf_scan_done_fn *done, void *arg) {
     s->match = match;
@@ -124,7 +133,8 @@ sf_status sf_wf_scan_start(sf_wf_scan *s, sf_wf_scan_match_fn *match,
     s->arg = arg;
     /* HMGET P:{wf}:run:<id> <run_fields...> per candidate */
     sf_zscan_spec spec = {
-        .index_key = s->runs_key, .from_ms = s->q.from_ms, .to_ms = s->q.to_ms,
+        .index_key = only_running(&s->q) ? s->running_key : s->runs_key,
+        .from_ms = s->q.from_ms, .to_ms = s->q.to_ms,
         .has_cursor = s->q.has_cursor, .cursor_ms = s->q.cursor_ms,
         .cursor_id = s->q.cursor_id,
         .ids = s->q.run_ids, .n_ids = s->q.n_run_ids,

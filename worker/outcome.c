@@ -561,10 +561,12 @@ void sf_outcome_wf_next_del_cmd(sf_cmd *c, const char *prefix,
 void sf_outcome_wf_fail_cmd(sf_cmd *c, const char *prefix, const char *run_id,
                             const char *dlq_id, int64_t now_ms) {
     char key[SF_KEY_MAX];
-    sf_cmd_init(c, sf_lua_wf_fail, 2);
+    sf_cmd_init(c, sf_lua_wf_fail, 3);
     sf_keys_wf_run(prefix, "run", run_id, key, sizeof(key));
     sf_cmd_adds(c, key);
     sf_keys_wf(prefix, "failed", key, sizeof(key));
+    sf_cmd_adds(c, key);
+    sf_keys_wf(prefix, "running", key, sizeof(key));
     sf_cmd_adds(c, key);
     sf_cmd_adds(c, run_id);
     sf_cmd_adds(c, dlq_id);

@@ -5,7 +5,7 @@
 -- that is not RUN_STARTED); the run and its steps stay for the logs until
 -- the expiry sweep (wf_expire.lua) deletes them at ARGV[4].
 -- KEYS[1] P:{wf}:run:<runId>, KEYS[2] P:{wf}:next:<runId>,
--- KEYS[3] P:{wf}:expire
+-- KEYS[3] P:{wf}:expire, KEYS[4] P:{wf}:running
 -- ARGV[1] runId, ARGV[2] new state (RUN_SUCCESS|RUN_CANCELED),
 -- ARGV[3] now (ms), ARGV[4] deletion time (ms), ARGV[5] "1" when ARGV[6]
 -- is the response to keep, ARGV[6] response
@@ -18,4 +18,5 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'completedAt', ARGV[3])
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'response', ARGV[6]) end
 redis.call('DEL', KEYS[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 return 1

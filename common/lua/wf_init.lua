@@ -1,7 +1,7 @@
 -- wf_init.lua - creates a workflow run and records its initial payload as
 -- step 0 (coordinator/wf.h).  A run id seen before creates nothing.
 -- KEYS[1] P:{wf}:run:<runId>, KEYS[2] P:{wf}:steps:<runId>,
--- KEYS[3] P:{wf}:stepidx:<runId>, KEYS[4] P:{wf}:runs
+-- KEYS[3] P:{wf}:stepidx:<runId>, KEYS[4] P:{wf}:runs, KEYS[5] P:{wf}:running
 -- ARGV[1] runId, ARGV[2] workflow URL, ARGV[3] createdAt (ms),
 -- ARGV[4] messageId of the init delivery, ARGV[5] step 0 item (JSON),
 -- ARGV[6] template (msgpack), ARGV[7] label, ARGV[8] callerIP,
@@ -15,6 +15,7 @@ if prev[1] or prev[2] then
 end
 local f = {'v', ARGV[14], 'workflowRunId', ARGV[1], 'workflowUrl', ARGV[2],
            'state', 'RUN_STARTED', 'createdAt', ARGV[3],
+           'histBytes', #ARGV[5] + 1,
            'initMessageId', ARGV[4], 'tpl', ARGV[6], 'retries', ARGV[10]}
 local opt = {label = ARGV[7], callerIP = ARGV[8], failureUrl = ARGV[9],
              retryDelay = ARGV[11], flowControlKey = ARGV[12],
@@ -26,4 +27,5 @@ redis.call('HSET', KEYS[1], unpack(f))
 redis.call('RPUSH', KEYS[2], ARGV[5])
 redis.call('HSET', KEYS[3], 'm:' .. ARGV[4], 0)
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
 return {1, ARGV[4]}

@@ -4,7 +4,7 @@
 -- on resume the plan steps of parallel branches that never reported), and
 -- composes their bodies: the steps up to each (coordinator/wf.h).
 -- KEYS[1..3] old run / steps / stepidx, KEYS[4..6] new run / steps /
--- stepidx, KEYS[7] P:{wf}:runs
+-- stepidx, KEYS[7] P:{wf}:runs, KEYS[8] P:{wf}:running
 -- ARGV[1] new runId, ARGV[2] failed messageId ('' = restart), ARGV[3] now
 -- (ms), ARGV[4] new messageId, ARGV[5] new template (msgpack),
 -- ARGV[6] retries, ARGV[7] flowControlKey, ARGV[8] flowControlValue,
@@ -67,13 +67,15 @@ for k, v in pairs(has) do
 end
 redis.call('HSET', KEYS[6], unpack(f))
 local old = redis.call('HGETALL', KEYS[1])
-local skip = {state = 1, completedAt = 1, dlqId = 1, response = 1,
+local hist = 0
+for _, it in ipairs(items) do hist = hist + #it + 1 end
+local skip = {state = 1, completedAt = 1, dlqId = 1, response = 1, histBytes = 1,
               failedAt = 1, workflowRunId = 1, createdAt = 1, tpl = 1,
               initMessageId = 1, retries = 1, flowControlKey = 1,
               flowControlValue = 1}
 local nf = {'workflowRunId', ARGV[1], 'state', 'RUN_STARTED', 'createdAt',
             ARGV[3], 'tpl', ARGV[5], 'initMessageId', ARGV[4],
-            'retries', ARGV[6]}
+            'retries', ARGV[6], 'histBytes', hist}
 for i = 1, #old, 2 do
   if not skip[old[i]] then nf[#nf + 1] = old[i]; nf[#nf + 1] = old[i + 1] end
 end
@@ -83,6 +85,7 @@ if ARGV[7] ~= '' then
 end
 redis.call('HSET', KEYS[4], unpack(nf))
 redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[8], ARGV[3], ARGV[1])
 -- reply: each delivery's id and body (the steps up to it)
 local reply = {1}
 table.sort(deliver)

@@ -12,7 +12,7 @@ if not run[1] then return {-1} end
 if run[1] ~= 'RUN_STARTED' then return {-2, run[1]} end
 local code, id = 1, ARGV[1]
 local prev = redis.call('HGET', KEYS[3], ARGV[2])
-local idx
+local idx, size
 if prev then
   code, id = 2, prev
   idx = tonumber(redis.call('HGET', KEYS[3], 'm:' .. prev))
@@ -20,12 +20,18 @@ end
 if not idx then
   idx = redis.call('RPUSH', KEYS[2], ARGV[3]) - 1
   redis.call('HSET', KEYS[3], ARGV[2], id, 'm:' .. id, idx)
+  -- the run's history size (items + commas), kept so that a long run's
+  -- lazy steps cost O(1) here instead of reading the whole history
+  size = redis.call('HINCRBY', KEYS[1], 'histBytes', #ARGV[3] + 1)
   -- the step's retries are the run's (the step message itself has none)
   local nx = cjson.decode(ARGV[4])
   nx.retries = tonumber(run[4]) or nx.retries
   redis.call('HSET', KEYS[4], id, cjson.encode(nx))
 end
-local items = redis.call('LRANGE', KEYS[2], 0, idx)
-local body = '[' .. table.concat(items, ',') .. ']'
-if #body > tonumber(ARGV[5]) then body = '' end
+local limit = tonumber(ARGV[5])
+local body = ''
+if not size or size + 1 <= limit then
+  body = '[' .. table.concat(redis.call('LRANGE', KEYS[2], 0, idx), ',') .. ']'
+  if #body > limit then body = '' end
+end
 return {code, id, body, run[2] or '', run[3] or '0'}

@@ -356,6 +356,8 @@ describe('workflow runs with serve() and Client (SDK 1.3.3)', () => {
     await stack.waitIdle();
 
     assert.deepEqual(attempts, [0, 1, 2], 'the step ran 1 + retries times');
+    assert.equal(await stack.redis.call('ZSCORE', stack.key('{wf}:running'), workflowRunId), null,
+      'a failed run leaves the running index');
     const stepReqs = app.to('/fails').filter((r) => !isFailureCall(r) && r.status === 500);
     assert.equal(stepReqs.length, 3, '3 failed deliveries');
 

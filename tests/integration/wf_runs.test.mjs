@@ -72,6 +72,10 @@ async function seedRun(o = {}) {
   await r('HSET', wfKey('stepidx', id),
     ...items.flatMap((it, i) => [`m:${JSON.parse(it).messageId}`, String(i)]));
   await r('ZADD', stack.key('{wf}:runs'), String(createdAt), id);
+  // as wf_init.lua does: running runs have an index of their own
+  if ((o.state || 'RUN_STARTED') === 'RUN_STARTED') {
+    await r('ZADD', stack.key('{wf}:running'), String(createdAt), id);
+  }
   for (const [mid, st] of Object.entries(o.next || {})) {
     await r('HSET', wfKey('next', id), mid, JSON.stringify({ messageId: mid, ...st }));
   }
@@ -133,6 +137,7 @@ test('DELETE ?cancel=false ends the run: RUN_SUCCESS, result kept, next states d
   assert.equal(await r('EXISTS', wfKey('next', run.id)), 0);
   assert.equal(await r('LLEN', wfKey('steps', run.id)), 1, 'steps kept for the logs');
   assert.equal(Number(await r('ZSCORE', stack.key('{wf}:expire'), run.id)), done + RETENTION_S * 1000);
+  assert.equal(await r('ZSCORE', stack.key('{wf}:running'), run.id), null, 'out of the running index');
 
   const again = await stack.api('DELETE', `/v2/workflows/runs/${run.id}?cancel=false`, { body: '1' });
   assert.equal(again.status, 400);

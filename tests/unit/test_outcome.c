@@ -480,13 +480,14 @@ static void test_wf_cmds(void) {
 
     sf_outcome_wf_fail_cmd(&c, "p", "wfr_1", "dlq_7", 99);
     CHECK(c.script == sf_lua_wf_fail);
-    CHECK_INT(c.nkeys, 2);
-    CHECK_INT(c.argc, 5);
+    CHECK_INT(c.nkeys, 3);
+    CHECK_INT(c.argc, 6);
     CHECK_STR(c.argv[0], "p:{wf}:run:wfr_1");
     CHECK_STR(c.argv[1], "p:{wf}:failed");
-    CHECK_STR(c.argv[2], "wfr_1");
-    CHECK_STR(c.argv[3], "dlq_7");
-    CHECK_STR(c.argv[4], "99");
+    CHECK_STR(c.argv[2], "p:{wf}:running");
+    CHECK_STR(c.argv[3], "wfr_1");
+    CHECK_STR(c.argv[4], "dlq_7");
+    CHECK_STR(c.argv[5], "99");
     sf_cmd_cleanup(&c);
 
     sf_message *m = wf_sample();
