@@ -466,6 +466,14 @@ static void start_call(wf_job *j, wf_item *it) {
     }
 }
 
+/* An ordinary message that carries a run id header is not one of the run's
+ * deliveries: without the id the workers do not hold it to the run's
+ * state (a cancelled or unknown run would drop it). */
+static void forget_run(sf_message *m) {
+    set_str(&m->workflow_run_id, NULL);
+    set_str(&m->workflow_url, NULL);
+}
+
 void sf_wf_prepare(sf_coord *c, sf_message **msgs, const sf_publish_wf *wf,
                    sf_wf_fate *fate, size_t n, sf_wf_prepared_fn *done,
                    void *arg) {
@@ -492,7 +500,8 @@ void sf_wf_prepare(sf_coord *c, sf_message **msgs, const sf_publish_wf *wf,
             start_call(j, &items[i]);
         else if (!m->workflow_url || strcmp(m->workflow_url, m->url) == 0)
             start_step(j, &items[i]);
-        /* any other message merely mentions a run: ordinary */
+        else
+            forget_run(m); /* it merely mentions a run: an ordinary message */
     }
     job_settle(j);
 }

@@ -97,6 +97,14 @@ async function seedDlq(fields) {
 
 /* ---------------- GET /v2/workflows/runs/{id} ---------------------------- */
 
+test('a plain publish that merely names a run (another URL) is an ordinary message, delivered', async () => {
+  const id = await stack.publish(`${ep.url}/plain-mention`, 'hi', {
+    'Upstash-Workflow-RunId': 'wfr_nobody', 'Upstash-Workflow-Url': `${ep.url}/some-workflow`,
+  });
+  await waitFor(() => ep.to('/plain-mention').length === 1, { message: 'delivered' });
+  assert.equal(hdr(ep.to('/plain-mention')[0], 'Upstash-Message-Id'), id);
+});
+
 test('GET /v2/workflows/runs/{id} answers the step items as stored, only while the run runs', async () => {
   const run = await seedRun({
     payload: '{"order":42,"note":"ünïcødé"}',
