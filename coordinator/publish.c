@@ -167,6 +167,7 @@ typedef struct settings {
     sf_message *cb;         /* Upstash-Callback-* settings, or NULL */
     struct settings *cbs;   /* the template's own settings (ignored) */
     sf_publish_wf *wf;      /* where Workflow-Init/-CallType go, or NULL */
+    int nested;             /* these are the callback's own settings */
 } settings;
 
 #define IS(wanted) (strcasecmp(h->name, (wanted)) == 0)
@@ -228,11 +229,22 @@ int sf_flow_control_parse(const char *value, sf_message *m, char *why,
 static sf_status apply_header(const sf_publish_input *in, const sf_kv *h,
                               sf_message *m, settings *s, sf_err *err);
 
+/* A run id names Redis keys and appears in JSON answers: bounded,
+ * printable ASCII. */
+static int run_id_ok(const char *v) {
+    size_t n = strlen(v);
+    if (n == 0 || n > SF_MAX_RUN_ID_LEN) return 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f) return 0;
+    return 1;
+}
+
 /* Upstash-Callback-<X>: setting <X> of the callback report message, read
  * with the same rules as Upstash-<X> on the message itself. */
 static sf_status apply_callback_header(const sf_publish_input *in,
                                        const sf_kv *h, settings *s,
                                        sf_err *err) {
+    if (s->nested) return SF_OK; /* a callback's callback is not a thing */
     if (!s->cb) {
         s->cb = sf_message_new();
         s->cbs = calloc(1, sizeof(*s->cbs));
@@ -241,6 +253,7 @@ static sf_status apply_callback_header(const sf_publish_input *in,
             return SF_ERR;
         }
         s->cbs->delay_ms = s->cbs->not_before_s = -1;
+        s->cbs->nested = 1;
     }
     const char *rest = h->name + strlen("Upstash-Callback-");
     size_t need = strlen("Upstash-") + strlen(rest) + 1;
@@ -389,6 +402,11 @@ static sf_status apply_header(const sf_publish_input *in, const sf_kv *h,
         free(m->label);
         m->label = *v ? xstrdup(v) : NULL;
     } else if (IS("Upstash-Workflow-RunId")) {
+        if (!run_id_ok(v)) {
+            sf_err_set(err, "invalid Upstash-Workflow-RunId: 1 to %d printable "
+                       "ASCII characters without spaces", SF_MAX_RUN_ID_LEN);
+            return SF_INVALID;
+        }
         free(m->workflow_run_id);
         m->workflow_run_id = *v ? xstrdup(v) : NULL;
     } else if (IS("Upstash-Workflow-Url")) {
@@ -476,6 +494,7 @@ sf_status sf_publish_parse(const sf_publish_input *in, sf_message **out,
         m->body = malloc(in->body_len);
         if (!m->body) {
             sf_message_free(m);
+            drop_callback(&s);
             sf_err_set(err, "out of memory");
             return SF_ERR;
         }

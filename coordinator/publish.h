@@ -19,6 +19,7 @@
 
 #define SF_MAX_DELAY_MS_PUBLISH (365LL * 86400 * 1000) /* Upstash-Delay cap */
 #define SF_MAX_RETRIES 100
+#define SF_MAX_RUN_ID_LEN 200 /* Upstash-Workflow-RunId */
 
 /* One request header, borrowed. */
 typedef struct sf_kv {

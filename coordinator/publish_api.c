@@ -102,8 +102,14 @@ static sf_status store_one(sf_coord *c, const sf_message *m, int64_t due_ms,
         if (m->dedup_id)
             sf_keys_dedup(c->cfg->prefix, m->dedup_id, dedup_key, sizeof(dedup_key));
         snprintf(due, sizeof(due), "%lld", (long long)due_ms);
-        snprintf(ttl, sizeof(ttl), "%lld", (long long)(c->cfg->dedup_ttl_s > 0
-                                                           ? c->cfg->dedup_ttl_s : 600));
+        /* a dedup id is remembered for the ttl after the message is due,
+         * so a delayed message cannot be stored twice before it runs */
+        int64_t keep_s = c->cfg->dedup_ttl_s > 0 ? c->cfg->dedup_ttl_s : 600;
+        if (due_ms > 0) {
+            int64_t wait_s = (due_ms - sf_now_ms()) / 1000;
+            if (wait_s > 0) keep_s += wait_s;
+        }
+        snprintf(ttl, sizeof(ttl), "%lld", (long long)keep_s);
         const char *argv[] = {c->msgq.stream, c->msgq.delayed, c->msgq.payload,
                               dedup_key, m->id, env.data ? env.data : "", due, ttl};
         size_t lens[] = {strlen(argv[0]), strlen(argv[1]), strlen(argv[2]),
@@ -357,7 +363,7 @@ void sf_api_trigger(sf_coord *c, struct evhttp_request *req, const char *tail) {
     }
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     const char *given = evhttp_find_header(in, "Upstash-Workflow-RunId");
-    char run_id[80];
+    char run_id[SF_MAX_RUN_ID_LEN + 2]; /* longer: cut, then refused */
     if (given && *given) snprintf(run_id, sizeof(run_id), "%s", given);
     else sf_random_id("wfr_", run_id, sizeof(run_id));
     char *url = sf_publish_destination(tail);

@@ -231,6 +231,23 @@ static redisReply *run_reply(wf_item *it, void *reply) {
 
 /* ---- init --------------------------------------------------------------- */
 
+/* The body of a run's first delivery: [step 0], or empty (lazy fetch) over
+ * the inline limit, the rule wf_step.lua applies to later steps. */
+static void set_init_body(sf_coord *c, sf_message *m, const char *item,
+                          size_t len) {
+    if ((int64_t)len + 2 > c->cfg->wf_inline_bytes) {
+        set_body(m, NULL, 0);
+        return;
+    }
+    char *body = malloc(len + 2);
+    sf_assert(body != NULL);
+    body[0] = '[';
+    memcpy(body + 1, item, len);
+    body[len + 1] = ']';
+    set_body(m, body, len + 2);
+    free(body);
+}
+
 static void on_init(redisAsyncContext *ac, void *reply, void *priv) {
     (void)ac;
     wf_item *it = priv;
@@ -238,11 +255,26 @@ static void on_init(redisAsyncContext *ac, void *reply, void *priv) {
     sf_message *m = j->msgs[it->idx];
     redisReply *r = run_reply(it, reply);
     if (!r) return;
-    if (r->element[0]->integer == 0) {
+    if (r->element[0]->integer == 0 && r->elements == 5 &&
+        r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len > 0) {
+        /* the run exists: answer with its first init; store that again
+         * only when the run never got past it (see wf_init.lua) */
+        set_str(&m->id, r->element[1]->str);
+        set_str(&m->dedup_id, m->id);
+        int64_t created = 0;
+        if (r->element[2]->type == REDIS_REPLY_STRING)
+            sf_parse_i64(r->element[2]->str, r->element[2]->len, &created);
+        m->workflow_created_ms = created;
+        const redisReply *item = r->element[4];
+        if (r->element[3]->integer == 1 && item->type == REDIS_REPLY_STRING &&
+            item->len > 0) {
+            j->fate[it->idx] = SF_WF_DUP_STEP;
+            set_init_body(j->c, m, item->str, item->len);
+        } else {
+            j->fate[it->idx] = SF_WF_DUP_RUN;
+        }
+    } else if (r->element[0]->integer == 0) {
         j->fate[it->idx] = SF_WF_DUP_RUN;
-        if (r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING &&
-            r->element[1]->len > 0)
-            set_str(&m->id, r->element[1]->str);
     }
     job_settle(j);
 }
@@ -269,15 +301,8 @@ static void start_init(wf_job *j, wf_item *it) {
     sf_buf_init(&tpl);
     encode_template(m, &tpl);
     char *item = step_item(m->id, m->body, m->body_len, now);
-    size_t ilen = strlen(item);
-    char *body = malloc(ilen + 3);
-    sf_assert(body != NULL);
-    body[0] = '[';
-    memcpy(body + 1, item, ilen);
-    body[ilen + 1] = ']';
-    body[ilen + 2] = '\0';
-    set_body(m, body, ilen + 2);
-    free(body);
+    set_init_body(c, m, item, strlen(item));
+    set_str(&m->dedup_id, m->id); /* a retried trigger stores it once */
 
     char k_run[SF_KEY_MAX], k_steps[SF_KEY_MAX], k_idx[SF_KEY_MAX],
         k_runs[SF_KEY_MAX], k_running[SF_KEY_MAX];
@@ -343,48 +368,65 @@ static void on_step(redisAsyncContext *ac, void *reply, void *priv) {
     job_settle(j);
 }
 
-/* Reads the dedup key ("s:<stepId>" / "t:<targetStep>"), name and type of
- * the step JSON in m's body.  Returns 0 or -1 (not a step). */
-static int step_key(const sf_message *m, char *key, size_t key_size,
-                    char *name, size_t name_size, char *type, size_t type_size) {
+/* Reads the dedup key ("s:<stepId>" / "t:<targetStep>") of the step JSON
+ * in m's body into "key" and returns the parsed step (the caller decrefs),
+ * or NULL when the body is not a step. */
+static json_t *step_parse(const sf_message *m, char *key, size_t key_size) {
     json_error_t jerr;
     json_t *o = json_loadb((const char *)m->body, m->body_len, 0, &jerr);
     json_t *id = json_object_get(o, "stepId");
     json_t *target = json_object_get(o, "targetStep");
-    int rc = -1;
-    if (json_is_integer(id) && json_integer_value(id) >= 0) {
-        long long sid = json_integer_value(id);
-        long long tid = json_is_integer(target) ? json_integer_value(target) : 0;
-        if (sid > 0) snprintf(key, key_size, "s:%lld", sid), rc = 0;
-        else if (tid > 0) snprintf(key, key_size, "t:%lld", tid), rc = 0;
-        const char *n = json_string_value(json_object_get(o, "stepName"));
-        const char *ty = json_string_value(json_object_get(o, "stepType"));
-        snprintf(name, name_size, "%s", n ? n : "");
-        snprintf(type, type_size, "%s", ty ? ty : "");
+    long long sid = json_is_integer(id) ? json_integer_value(id) : -1;
+    long long tid = json_is_integer(target) ? json_integer_value(target) : 0;
+    if (sid > 0) snprintf(key, key_size, "s:%lld", sid);
+    else if (sid == 0 && tid > 0) snprintf(key, key_size, "t:%lld", tid);
+    else {
+        json_decref(o);
+        return NULL;
     }
-    json_decref(o);
-    return rc;
+    return o;
+}
+
+/* The next-state entry of a step delivery, for the logs API: its name and
+ * type as the SDK sent them (any JSON string), STEP_PROGRESS.  NULL when
+ * it cannot be encoded.  The caller frees. */
+static char *next_state(const sf_message *m, json_t *step, int64_t now) {
+    json_t *nx = json_object();
+    json_object_set_new(nx, "messageId", json_string(m->id));
+    json_t *name = json_object_get(step, "stepName");
+    json_t *type = json_object_get(step, "stepType");
+    json_object_set_new(nx, "stepName", json_is_string(name) ? json_incref(name)
+                                                            : json_string(""));
+    json_object_set_new(nx, "stepType", json_is_string(type) ? json_incref(type)
+                                                            : json_string(""));
+    json_object_set_new(nx, "state", json_string("STEP_PROGRESS"));
+    json_object_set_new(nx, "retries", json_integer(m->max_retries));
+    json_object_set_new(nx, "createdAt", json_integer(now));
+    char *s = json_dumps(nx, JSON_COMPACT);
+    json_decref(nx);
+    return s;
 }
 
 static void start_step(wf_job *j, wf_item *it) {
     sf_coord *c = j->c;
     sf_message *m = j->msgs[it->idx];
-    char key[48], name[256], type[32];
-    if (step_key(m, key, sizeof(key), name, sizeof(name), type, sizeof(type)) != 0) {
+    char key[48];
+    json_t *step = step_parse(m, key, sizeof(key));
+    if (!step) {
         job_fail(j, 400, "workflow step for run %s: the body must be a step "
                  "JSON object with stepId (and targetStep for a plan step)",
                  m->workflow_run_id);
         return;
     }
     int64_t now = sf_now_ms();
+    char *next = next_state(m, step, now);
+    json_decref(step);
+    if (!next) {
+        job_fail(j, 400, "workflow step for run %s: unreadable step name or type",
+                 m->workflow_run_id);
+        return;
+    }
     char *item = step_item(m->id, m->body, m->body_len, now);
-    json_t *nx = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I}", "messageId", m->id,
-                           "stepName", name, "stepType", type, "state",
-                           "STEP_PROGRESS", "retries", m->max_retries,
-                           "createdAt", (json_int_t)now);
-    char *next = json_dumps(nx, JSON_COMPACT);
-    json_decref(nx);
-    sf_assert(next != NULL);
     char k_run[SF_KEY_MAX], k_steps[SF_KEY_MAX], k_idx[SF_KEY_MAX], k_next[SF_KEY_MAX];
     const char *p = c->cfg->prefix, *run = m->workflow_run_id;
     sf_keys_wf_run(p, "run", run, k_run, sizeof(k_run));

@@ -8,10 +8,16 @@
 -- ARGV[9] failureUrl, ARGV[10] retries, ARGV[11] retryDelay,
 -- ARGV[12] flowControlKey, ARGV[13] flowControlValue, ARGV[14] schema
 -- Reply: {1, messageId} when created; {0, messageId of the first init,
--- createdAt} when the run existed.
-local prev = redis.call('HMGET', KEYS[1], 'initMessageId', 'createdAt')
+-- createdAt, again, step 0 item} when the run existed: again = 1 when the
+-- run never got past step 0 (its first delivery may not have been stored:
+-- a publish cut by a Redis outage), so the caller stores it again under the
+-- first init's id, which the dedup key makes a no-op when it was stored.
+local prev = redis.call('HMGET', KEYS[1], 'initMessageId', 'createdAt', 'state')
 if prev[1] or prev[2] then
-  return {0, prev[1] or '', prev[2] or '0'}
+  local again = 0
+  if prev[3] == 'RUN_STARTED' and redis.call('LLEN', KEYS[2]) == 1 then again = 1 end
+  return {0, prev[1] or '', prev[2] or '0', again,
+          redis.call('LINDEX', KEYS[2], 0) or ''}
 end
 local f = {'v', ARGV[14], 'workflowRunId', ARGV[1], 'workflowUrl', ARGV[2],
            'state', 'RUN_STARTED', 'createdAt', ARGV[3],

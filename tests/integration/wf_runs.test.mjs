@@ -59,7 +59,8 @@ async function seedRun(o = {}) {
   const createdAt = o.createdAt ?? Date.now();
   const url = o.url ?? `${ep.url}/wf`;
   const f = ['v', '1', 'workflowRunId', id, 'workflowUrl', url,
-    'state', o.state || 'RUN_STARTED', 'createdAt', String(createdAt), 'retries', String(o.retries ?? 3)];
+    'state', o.state || 'RUN_STARTED', 'createdAt', String(createdAt), 'retries', String(o.retries ?? 3),
+    'initMessageId', `msg_${id}_0`];
   for (const [k, v] of Object.entries({
     label: o.label, callerIP: o.callerIP, flowControlKey: o.fcKey, dlqId: o.dlqId,
     completedAt: o.completedAt, response: o.response, retryDelay: o.retryDelay,
@@ -103,6 +104,52 @@ test('a plain publish that merely names a run (another URL) is an ordinary messa
   });
   await waitFor(() => ep.to('/plain-mention').length === 1, { message: 'delivered' });
   assert.equal(hdr(ep.to('/plain-mention')[0], 'Upstash-Message-Id'), id);
+});
+
+test('trigger: a run id over 200 bytes or with spaces is a 400; a long non-ASCII step name is a 400 or stored, never a crash', async () => {
+  for (const bad of ['x'.repeat(201), 'has space', 'tab\there']) {
+    const res = await stack.api('POST', `/v2/trigger/${ep.url}/wf-bad`, {
+      body: '{}', headers: { 'Upstash-Workflow-RunId': bad },
+    });
+    assert.equal(res.status, 400, `${bad.slice(0, 20)}: ${res.text}`);
+    assert.match(res.json.error, /Upstash-Workflow-RunId/);
+  }
+  const url = `${ep.url}/wf-unicode`;
+  const trig = await stack.api('POST', `/v2/trigger/${url}`, { body: '{}' });
+  assert.equal(trig.status, 200, trig.text);
+  const run = { id: trig.json.workflowRunId, url };
+  const step = { stepId: 1, stepName: `a${'\u540d'.repeat(300)}`, stepType: 'Run', out: '"x"', concurrent: 1 };
+  const res = await stack.api('POST', `/v2/publish/${run.url}`, {
+    body: JSON.stringify(step),
+    headers: { 'Upstash-Workflow-RunId': run.id, 'Upstash-Workflow-Url': run.url, 'Content-Type': 'application/json' },
+  });
+  assert.equal(res.status, 200, res.text);
+  const next = JSON.parse(await r('HGET', wfKey('next', run.id), res.json.messageId));
+  assert.equal(next.stepName, step.stepName, 'the name is kept whole');
+  assert.equal((await stack.api('GET', '/healthz', { token: null })).status, 200);
+});
+
+test('a run whose first delivery was never stored is stored again by a retried trigger, once', async () => {
+  // as after a Redis outage between wf_init.lua and the XADD: the run and
+  // its step 0 exist, no message does
+  const run = await seedRun({ url: `${ep.url}/wf-again`, payload: '{"again":1}' });
+  const res = await stack.api('POST', `/v2/trigger/${run.url}`, {
+    body: '{"again":1}', headers: { 'Upstash-Workflow-RunId': run.id },
+  });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.workflowRunId, run.id);
+  assert.equal(res.json.workflowCreatedAt, run.createdAt, 'the first trigger\'s creation time');
+  await waitFor(() => ep.to('/wf-again').length === 1, { message: 'the first delivery' });
+  const got = ep.to('/wf-again')[0];
+  assert.equal(hdr(got, 'Upstash-Message-Id'), `msg_${run.id}_0`, 'stored under the first init\'s id');
+  assert.equal(JSON.parse(got.body)[0].messageId, `msg_${run.id}_0`);
+  // a second retry is deduplicated: still one delivery
+  const again = await stack.api('POST', `/v2/trigger/${run.url}`, {
+    body: '{"again":1}', headers: { 'Upstash-Workflow-RunId': run.id },
+  });
+  assert.equal(again.status, 200, again.text);
+  await stack.waitIdle();
+  assert.equal(ep.to('/wf-again').length, 1);
 });
 
 test('GET /v2/workflows/runs/{id} answers the step items as stored, only while the run runs', async () => {

@@ -266,6 +266,15 @@ static void test_report_callback(void) {
     sf_message_free(t);
     sf_message_free(m);
 
+    /* a callback's own callback settings are ignored (and not leaked: the
+     * sanitizer build checks) */
+    sf_kv nested[] = {{"Upstash-Callback", "http://wf.local/app"},
+                      {"Upstash-Callback-Callback-Retries", "2"},
+                      {"Upstash-Callback-Callback-Callback", "http://x.local/"}};
+    CHECK_INT(parse("http://h/", nested, 3, NULL, &m, &due, &err), SF_OK);
+    CHECK(m->callback_tpl != NULL);
+    sf_message_free(m);
+
     sf_kv lone[] = {{"Upstash-Callback-Retries", "5"}};
     CHECK_INT(parse("http://h/", lone, 1, NULL, &m, &due, &err), SF_OK);
     CHECK(m->callback_tpl == NULL);
