@@ -11,6 +11,12 @@
 -- ARGV[9] inline limit
 -- Reply: {1, messageId, body, messageId, body, ...} in step order, or {-1}
 -- when the old run's steps are gone.
+-- Redis Lua's unpack() takes a few thousand values: long lists go in chunks
+local function chunked(cmd, key, list)
+  for i = 1, #list, 1000 do
+    redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
 local n = redis.call('LLEN', KEYS[2])
 if n == 0 or redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local last = 0
@@ -51,7 +57,7 @@ if ARGV[2] ~= '' then
     end
   end
 end
-redis.call('RPUSH', KEYS[5], unpack(items))
+chunked('RPUSH', KEYS[5], items)
 -- dedup keys and positions of the copied steps, under their new ids
 local f = {}
 for id, p in pairs(pos) do
@@ -65,7 +71,7 @@ for k, v in pairs(has) do
     f[#f + 1] = k; f[#f + 1] = rename[v] or v
   end
 end
-redis.call('HSET', KEYS[6], unpack(f))
+chunked('HSET', KEYS[6], f)
 local old = redis.call('HGETALL', KEYS[1])
 local hist = 0
 for _, it in ipairs(items) do hist = hist + #it + 1 end
