@@ -237,6 +237,13 @@ void sf_api_wf_logs(sf_coord *c, struct evhttp_request *req, const char *tail) {
     sf_wf_scan *s = sf_wf_scan_new_or_400(c, req, 0, LOGS_DEFAULT_COUNT, LOGS_MAX_COUNT,
                                           LOGS_MAX_LOOKED);
     if (!s) return;
+    /* each run's log reads its whole history: ids obey the count limit */
+    if (sf_wf_scan_query(s)->n_run_ids > LOGS_MAX_COUNT) {
+        sf_wf_scan_free(s);
+        sf_http_reply_error(req, 400, "at most %d workflowRunId values",
+                            LOGS_MAX_COUNT);
+        return;
+    }
     logs_ctx *x = calloc(1, sizeof(*x));
     if (!x) {
         sf_wf_scan_free(s);

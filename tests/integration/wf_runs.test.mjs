@@ -463,6 +463,13 @@ test('client.logs pages newest first with a cursor and filters by state, url, la
 
 let plainDlqId;
 
+test('client.logs with more than 100 workflowRunId values is a 400', async () => {
+  const q = Array.from({ length: 101 }, (_, i) => `workflowRunId=wfr_${i}`).join('&');
+  const res = await stack.api('GET', `/v2/workflows/events?groupBy=workflowRunId&${q}`);
+  assert.equal(res.status, 400, res.text);
+  assert.match(res.json.error, /at most 100/);
+});
+
 test('GET /v2/dlq?source=workflow lists workflow entries only; flowControlKey filters entries', async () => {
   const fck = `fck-${uid()}`;
   const mid = await stack.publish(`${ep.url}/fail/plain`, 'plain', {
