@@ -48,7 +48,7 @@
  * Flow control (worker/flow.h, common/lua/fc_limit.lua).  In the {msg}
  * slot, beside the stream, so parking and waking a message are atomic:
  *   P:{msg}:fc:conf:<key>   hash parallelism, rate, period, bucket (ms)
- *   P:{msg}:fc:run:<key>    zset msgId -> lease end (ms): slots held
+ *   P:{msg}:fc:run:<key>    zset msgId:entryId -> lease end (ms): slots held
  *   P:{msg}:fc:rate:<key>   hash bucket -> starts (sliding rate window)
  *   P:{msg}:fc:wait:<key>   list of parked msgIds, oldest first
  *   P:{msg}:fc:env:<key>    hash msgId -> envelope of a parked message

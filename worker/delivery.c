@@ -65,6 +65,7 @@ void sf_delivery_free(sf_delivery *d) {
     sf_message_free(d->msg);
     sf_headers_cleanup(&d->extra);
     sf_cmd_cleanup(&d->cmd);
+    sf_cmd_cleanup(&d->report);
     sf_buf_cleanup(&d->next_env);
     response_free(d->final_res);
     free(d->source_b64);
@@ -190,6 +191,16 @@ static void start_attempt(sf_delivery *d) {
     sf_worker *w = d->w;
     sf_message *m = d->msg;
     char num[32];
+    if (w->handed_back) {
+        /* Draining, past the hand-back: its check's reply (callback state,
+         * run state, flow-control slot) was on the wire when the rest was
+         * handed back.  No new attempt now; the entry stays pending and is
+         * reclaimed by another worker (a slot it holds is released). */
+        sf_info("drain_skip queue=%s entry=%s messageId=%s", d->r->tag,
+                d->entry_id, m->id);
+        delivery_finish(d);
+        return;
+    }
     if (sf_flow_needs_slot(d)) { /* flow control: a slot first (flow.h) */
         sf_flow_acquire_cmd(d);
         set_cmd(d, SF_WK_FC_ACQUIRE);
@@ -451,6 +462,7 @@ void sf_delivery_release(sf_delivery *d, int64_t deliveries) {
             d->cb_retry = 0;
             set_cmd(d, SF_WK_CBRESULT);
         } else {
+            wf_step_state(d, "STEP_FAILED", NULL);
             final_start(d, NULL, 1, reason);
         }
         return;
@@ -528,11 +540,11 @@ static void wf_step_state(sf_delivery *d, const char *state,
 /* Whether stage "s" of d's final chain applies (see sf_final_stage). */
 static int final_wants(const sf_delivery *d, sf_final_stage s) {
     const sf_message *m = d->msg;
-    int report = m->callback_tpl_len > 0;
     int has_fc = m->failure_callback && *m->failure_callback;
     /* With an Upstash-Callback the failure is reported to the callback;
-     * the DLQ takes it only when a failure callback must run too. */
-    int dlq = d->final_failed && (!report || has_fc);
+     * the DLQ takes it only when a failure callback must run too, or when
+     * there is no report after all (its template does not decode). */
+    int dlq = d->final_failed && (!d->final_report || has_fc);
     switch (s) {
     case SF_FS_SRC:
         return dlq && has_fc && m->workflow_run_id && !d->source_b64;
@@ -541,25 +553,25 @@ static int final_wants(const sf_delivery *d, sf_final_stage s) {
     case SF_FS_WFFAIL:
         return dlq && sf_wf_is_step(m);
     case SF_FS_REPORT:
-        return report;
+        return d->final_report;
     case SF_FS_NONE:
         break;
     }
     return 0;
 }
 
-/* Builds the command of stage "s" into d->cmd; 0 when there is nothing to
- * send after all (a callback template that does not decode). */
-static int final_build(sf_delivery *d, sf_final_stage s) {
+/* Builds the command of stage "s" into d->cmd; "res" is the last response
+ * (NULL = none), needed by the DLQ stage only. */
+static void final_build(sf_delivery *d, sf_final_stage s,
+                        const sf_http_response *res) {
     sf_worker *w = d->w;
     const sf_message *m = d->msg;
-    const sf_http_response *res = d->final_res;
     int64_t now = sf_now_ms();
     sf_cmd_cleanup(&d->cmd);
     switch (s) {
     case SF_FS_SRC:
         sf_outcome_wf_initial_cmd(&d->cmd, w->cfg.prefix, m->workflow_run_id);
-        return 1;
+        break;
     case SF_FS_DLQ: {
         /* The envelope stored on the entry is encoded here, on this rare
          * path, rather than kept from the stream entry for every delivery;
@@ -574,47 +586,55 @@ static int final_build(sf_delivery *d, sf_final_stage s) {
                 "callback=%s",
                 m->id, d->dlq_id, m->url, res ? res->status : 0,
                 d->final_reason, m->failure_callback ? "yes" : "no");
-        return 1;
+        break;
     }
     case SF_FS_WFFAIL:
         sf_outcome_wf_fail_cmd(&d->cmd, w->cfg.prefix, m->workflow_run_id,
                                d->dlq_id, now);
-        return 1;
-    case SF_FS_REPORT: {
-        char rid[48];
-        sf_err err = {{0}};
-        if (sf_outcome_report_cmd(&d->cmd, &d->r->keys, d->entry_id, m, res,
-                                  d->final_retried, now, rid,
-                                  &err) != SF_OK) {
-            sf_warn("callback_report_skipped messageId=%s err=\"%s\"", m->id,
-                    err.msg);
-            sf_cmd_cleanup(&d->cmd);
-            return 0;
-        }
-        sf_info("callback_report messageId=%s reportId=%s status=%d "
-                "retried=%d",
-                m->id, rid, res ? res->status : 0, d->final_retried);
-        return 1;
-    }
+        break;
+    case SF_FS_REPORT: /* built by final_start() */
+        d->cmd = d->report;
+        memset(&d->report, 0, sizeof(d->report));
+        break;
     case SF_FS_NONE:
         break;
     }
-    return 0;
 }
 
-/* Sends the next write of d's final chain after d->final_stage; when none
- * is left, acks the entry (unless the report script did) and ends "d". */
-static void final_next(sf_delivery *d) {
+/* Sends the next write of d's final chain after d->final_stage ("res" as
+ * in final_build); when none is left, acks the entry (unless the report
+ * script did) and ends "d". */
+static void final_next(sf_delivery *d, const sf_http_response *res) {
     for (int s = (int)d->final_stage + 1; s <= (int)SF_FS_REPORT; s++) {
-        if (!final_wants(d, (sf_final_stage)s) ||
-            !final_build(d, (sf_final_stage)s))
-            continue;
+        if (!final_wants(d, (sf_final_stage)s)) continue;
+        final_build(d, (sf_final_stage)s, res);
         d->final_stage = (sf_final_stage)s;
+        d->final_errors = 0;
         set_cmd(d, SF_WK_FINAL);
         return;
     }
     if (d->final_stage != SF_FS_REPORT) sf_worker_ack_add(d->r, d->entry_id);
     delivery_finish(d);
+}
+
+/* Builds the Upstash-Callback report of "d" into d->report; 0 when the
+ * template does not decode (the failure then goes to the DLQ instead). */
+static int report_build(sf_delivery *d, const sf_http_response *res) {
+    const sf_message *m = d->msg;
+    char rid[48];
+    sf_err err = {{0}};
+    sf_cmd_cleanup(&d->report);
+    if (sf_outcome_report_cmd(&d->report, &d->r->keys, d->entry_id, m, res,
+                              d->final_retried, sf_now_ms(), rid,
+                              &err) != SF_OK) {
+        sf_warn("callback_report_skipped messageId=%s err=\"%s\"", m->id,
+                err.msg);
+        sf_cmd_cleanup(&d->report);
+        return 0;
+    }
+    sf_info("callback_report messageId=%s reportId=%s status=%d retried=%d",
+            m->id, rid, res ? res->status : 0, d->final_retried);
+    return 1;
 }
 
 /* Message "d" reached its final outcome: delivered ("failed" 0) or failed
@@ -630,26 +650,40 @@ static void final_start(sf_delivery *d, const sf_http_response *res,
     d->final_retried = failed ? m->max_retries : m->retried;
     snprintf(d->final_reason, sizeof(d->final_reason), "%s",
              reason ? reason : "");
-    response_free(d->final_res);
-    d->final_res = response_copy(res);
+    d->final_report = m->callback_tpl_len > 0 && report_build(d, res);
     free(d->source_b64);
     d->source_b64 = NULL;
     if (failed && m->workflow_run_id && m->failure_callback &&
         *m->failure_callback)
         d->source_b64 = sf_wf_source_b64(m); /* NULL: the SRC stage */
-    final_next(d);
+    /* "res" is borrowed: a copy only when the DLQ stage is built after the
+     * SRC stage's reply; otherwise it is built below, at once. */
+    response_free(d->final_res);
+    d->final_res = final_wants(d, SF_FS_SRC) ? response_copy(res) : NULL;
+    final_next(d, res);
 }
 
 /* Reply "rep" to the write of stage d->final_stage. */
 static void final_reply(sf_delivery *d, const redisReply *rep) {
     const sf_message *m = d->msg;
     if (rep->type == REDIS_REPLY_ERROR) {
+        if (++d->final_errors < FINAL_TRIES) {
+            /* Not a link problem, but often a passing one (-BUSY, -OOM,
+             * -LOADING).  Every final write is idempotent: keep it, unsent,
+             * for the tick to send again (sf_delivery_resend_all). */
+            sf_warn("final_write_error entry=%s queue=%s stage=%d try=%d "
+                    "err=\"%s\" note=\"sent again\"",
+                    d->entry_id, d->r->tag, (int)d->final_stage,
+                    d->final_errors, rep->str);
+            d->wk = SF_WK_FINAL;
+            return;
+        }
         if (d->final_stage == SF_FS_SRC || d->final_stage == SF_FS_WFFAIL) {
             /* Workflow bookkeeping: the message's own outcome goes on. */
             sf_warn("wf_write_failed messageId=%s runId=%s stage=%d "
                     "err=\"%s\"",
                     m->id, m->workflow_run_id, (int)d->final_stage, rep->str);
-            final_next(d);
+            final_next(d, d->final_res);
             return;
         }
         /* As in cmd_cb: leave the entry pending; XAUTOCLAIM brings it
@@ -677,5 +711,5 @@ static void final_reply(sf_delivery *d, const redisReply *rep) {
     case SF_FS_NONE:
         break;
     }
-    final_next(d);
+    final_next(d, d->final_res);
 }

@@ -12,6 +12,7 @@
 #include "worker_int.h"
 
 #define FC_IDLE_MS 1000 /* tick period with no wake-up due sooner */
+#define FC_IDLE_MAX_MS 5000 /* ... while the last tick saw no key waiting */
 #define FC_TICK_KEYS 100 /* keys woken per tick call */
 #define FC_MIN_LEASE_MS 1000
 #define FC_PENDING_MAX 10000 /* unsent releases kept while Redis is down */
@@ -23,8 +24,10 @@ struct sf_flow {
     struct event *tick_ev, *renew_ev;
     int ticking; /* a tick call is out */
     int64_t tick_due_us; /* when tick_ev fires (monotonic) */
+    int64_t idle_ms; /* tick period with no wake-up due sooner */
     sf_cmd *pending; /* releases not yet sent (link down) */
     size_t pending_len, pending_cap;
+    size_t releasing; /* releases sent, reply not yet seen */
 };
 
 static void tick_in(sf_flow *f, int64_t ms);
@@ -38,12 +41,15 @@ static void tick_in(sf_flow *f, int64_t ms) {
     sf_timer_in(f->tick_ev, ms);
 }
 
-/* Reads a {n, wake_in_ms} reply; arms the tick for the wake-up. */
+/* Reads a {n, wake_in_ms} reply; arms the tick for the wake-up.  A key
+ * is waiting: poll at the short period again. */
 static void wake_from_reply(sf_flow *f, const redisReply *rep) {
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
         rep->element[1]->type == REDIS_REPLY_INTEGER &&
-        rep->element[1]->integer >= 0)
+        rep->element[1]->integer >= 0) {
+        f->idle_ms = FC_IDLE_MS;
         tick_in(f, rep->element[1]->integer);
+    }
 }
 
 /* ---- releases ------------------------------------------------------------ */
@@ -52,6 +58,7 @@ static void release_cb(redisAsyncContext *c, void *reply, void *privdata) {
     (void)c;
     sf_flow *f = privdata;
     redisReply *rep = reply;
+    f->releasing--;
     if (f->w->closing || !rep) return; /* the lease frees it */
     if (rep->type == REDIS_REPLY_ERROR) {
         sf_warn("fc_release_error err=\"%s\" note=\"the slot is freed when "
@@ -62,13 +69,19 @@ static void release_cb(redisAsyncContext *c, void *reply, void *privdata) {
     wake_from_reply(f, rep);
 }
 
-/* Sends the releases kept while the link was down. */
-static void flush_pending(sf_flow *f) {
-    if (f->pending_len == 0) return;
+/* Sends release "c" (not freed); 0 when the link is down. */
+static int send_release(sf_flow *f, const sf_cmd *c) {
+    if (sf_cmd_send(c, f->w->main, release_cb, f) != SF_OK) return 0;
+    f->releasing++;
+    return 1;
+}
+
+/* Sends the releases kept while the link was down (flow.h). */
+void sf_flow_flush(sf_flow *f) {
+    if (!f || f->pending_len == 0) return;
     size_t i = 0;
     for (; i < f->pending_len; i++)
-        if (sf_cmd_send(&f->pending[i], f->w->main, release_cb, f) != SF_OK)
-            break;
+        if (!send_release(f, &f->pending[i])) break;
     for (size_t k = 0; k < i; k++)
         sf_cmd_cleanup(&f->pending[k]);
     memmove(f->pending, f->pending + i,
@@ -82,10 +95,15 @@ static int is_flow_controlled(const sf_delivery *d) {
            d->r->q == SF_QUEUE_MSG;
 }
 
+/* 1 when no release waits to be sent or answered (flow.h). */
+int sf_flow_idle(const sf_flow *f) {
+    return !f || (f->pending_len == 0 && f->releasing == 0);
+}
+
 /* Frees d's slot (flow.h).  A delivery that never asked for one is
  * released too: it may be a woken message whose granted slot waits for it
  * (dropped before its attempt, e.g. its workflow run was cancelled).
- * EVALSHA fc_limit 1 <stream> release <F> <key> <msgId> <lease_ms> */
+ * EVALSHA fc_limit 1 <stream> release <F> <key> <msgId> <entry> <lease_ms> */
 void sf_flow_release(sf_delivery *d) {
     sf_worker *w = d->w;
     sf_flow *f = w->flow;
@@ -98,10 +116,10 @@ void sf_flow_release(sf_delivery *d) {
     sf_cmd_adds(&c, f->prefix);
     sf_cmd_adds(&c, d->msg->fc_key);
     sf_cmd_adds(&c, d->msg->id);
+    sf_cmd_adds(&c, d->entry_id);
     sf_cmd_addi(&c, f->lease_ms);
-    flush_pending(f); /* keep the order */
-    if (f->pending_len == 0 &&
-        sf_cmd_send(&c, w->main, release_cb, f) == SF_OK) {
+    sf_flow_flush(f); /* keep the order */
+    if (f->pending_len == 0 && send_release(f, &c)) {
         sf_cmd_cleanup(&c);
         return;
     }
@@ -185,10 +203,18 @@ static void tick_cb(redisAsyncContext *c, void *reply, void *privdata) {
     redisReply *rep = reply;
     f->ticking = 0;
     if (f->w->closing) return;
-    if (rep && rep->type == REDIS_REPLY_ERROR)
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
         sf_warn("fc_tick_error err=\"%s\"", rep->str);
-    else
-        wake_from_reply(f, rep);
+        return;
+    }
+    /* No key waits anywhere: poll less often (from the next round on);
+     * a park or a release reply that sees a waiting key brings the short
+     * period back (wake_from_reply). */
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+        rep->element[1]->type == REDIS_REPLY_INTEGER &&
+        rep->element[1]->integer < 0)
+        f->idle_ms = FC_IDLE_MAX_MS;
+    wake_from_reply(f, rep);
 }
 
 /* EVALSHA fc_limit 1 <stream> tick <F> <lease_ms> <max keys> */
@@ -197,9 +223,9 @@ static void tick_timer_cb(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     sf_flow *f = arg;
     sf_worker *w = f->w;
-    f->tick_due_us = sf_mono_us() + FC_IDLE_MS * 1000;
-    sf_timer_in(f->tick_ev, FC_IDLE_MS);
-    flush_pending(f);
+    f->tick_due_us = sf_mono_us() + f->idle_ms * 1000;
+    sf_timer_in(f->tick_ev, f->idle_ms);
+    sf_flow_flush(f);
     if (f->ticking) return;
     char lease[32], lim[16];
     snprintf(lease, sizeof(lease), "%" PRId64, f->lease_ms);
@@ -215,24 +241,29 @@ static void tick_timer_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* Renews the lease of every slot this worker holds:
- * EVALSHA fc_limit 1 <stream> renew <F> <key> <msgId> <lease_ms> */
+ * EVALSHA fc_limit 1 <stream> renew <F> <key> <msgId> <entry> <lease_ms> */
 static void renew_timer_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     sf_flow *f = arg;
     sf_worker *w = f->w;
     sf_timer_in(f->renew_ev, f->lease_ms / 3);
-    flush_pending(f);
+    sf_flow_flush(f);
     char lease[32];
     snprintf(lease, sizeof(lease), "%" PRId64, f->lease_ms);
     for (sf_delivery *d = w->active; d; d = d->next) {
         if (d->fc_held != 1) continue;
-        const char *argv[] = {w->readers[SF_QUEUE_MSG].keys.stream, "renew",
-                              f->prefix, d->msg->fc_key, d->msg->id, lease};
-        size_t lens[6];
-        for (int i = 0; i < 6; i++)
+        const char *argv[] = {w->readers[SF_QUEUE_MSG].keys.stream,
+                              "renew",
+                              f->prefix,
+                              d->msg->fc_key,
+                              d->msg->id,
+                              d->entry_id,
+                              lease};
+        size_t lens[7];
+        for (int i = 0; i < 7; i++)
             lens[i] = strlen(argv[i]);
-        if (sf_rconn_evalsha(w->main, sf_lua_fc_limit, NULL, NULL, 1, 6, argv,
+        if (sf_rconn_evalsha(w->main, sf_lua_fc_limit, NULL, NULL, 1, 7, argv,
                              lens) != SF_OK)
             break; /* link down: next round */
     }
@@ -248,6 +279,7 @@ sf_flow *sf_flow_new(sf_worker *w) {
     sf_keys_fc_prefix(w->cfg.prefix, f->prefix, sizeof(f->prefix));
     f->lease_ms = w->cfg.claim_idle_ms > FC_MIN_LEASE_MS ? w->cfg.claim_idle_ms
                                                          : FC_MIN_LEASE_MS;
+    f->idle_ms = FC_IDLE_MS;
     f->tick_ev = evtimer_new(w->base, tick_timer_cb, f);
     f->renew_ev = evtimer_new(w->base, renew_timer_cb, f);
     sf_assert(f->tick_ev && f->renew_ev);

@@ -9,7 +9,8 @@
  *
  *   acquire  before the attempt (a delivery write, SF_WK_FC_ACQUIRE): if
  *            nobody waits and the key has room the delivery takes a slot
- *            (a lease in P:{msg}:fc:run:<key>) and starts; otherwise the
+ *            (a lease in P:{msg}:fc:run:<key>, one member per stream
+ *            entry: <msgId>:<entryId>) and starts; otherwise the
  *            message is parked: its stream entry is acked and deleted and
  *            its envelope appended to the key's FIFO wait list, in the
  *            same script.  A parked message uses no retry and no worker
@@ -22,8 +23,10 @@
  *   tick     a timer wakes keys whose rate window has moved on, or whose
  *            slot holders died (P:{msg}:fc:wake, key -> time).  Each
  *            worker arms it at the wake time the script reports, and
- *            every FC_IDLE_MS in any case, so a dead worker's wake-ups
- *            are taken over by the others.
+ *            every FC_IDLE_MS in any case (FC_IDLE_MAX_MS while its last
+ *            tick saw no key waiting), so a dead worker's wake-ups are
+ *            taken over by the others.  One tick wakes at most 500
+ *            messages in all; the rest follow at once in the next.
  *   renew    slots are leases of max(claim_idle_ms, 1 s), renewed every
  *            third of that while the delivery runs, so a worker killed
  *            mid-delivery leaks its slots for at most one lease; its
@@ -33,8 +36,10 @@
  * Limits: the latest message of a key sets its limits (QStash: newest
  * wins).  A woken message holds its slot for 10 leases while it waits in
  * the stream for a reader; should a backlog outlast that, it queues again
- * at the tail.  Releases are fire-and-forget (kept and resent while the
- * link is down; a lost one costs one lease).
+ * at the tail.  Releases are fire-and-forget (kept while the link is down
+ * and sent when it is up again; a lost one costs one lease).  A release
+ * names its attempt's entry, so a late one cannot free the slot of a newer
+ * attempt of the same message.
  *
  * Runs on the worker's event loop and its main connection.  Only
  * flow.c, worker.c and delivery.c use it. */
@@ -66,5 +71,11 @@ int sf_flow_acquired(struct sf_delivery *d, const redisReply *rep);
 /* Frees the slot "d" holds, or may hold unasked (a woken message's
  * granted slot), unless it was parked (called when "d" is freed). */
 void sf_flow_release(struct sf_delivery *d);
+/* Sends the releases kept while the link was down (call when it is up);
+ * NULL is a no-op. */
+void sf_flow_flush(sf_flow *f);
+/* 1 when no release waits to be sent or for its reply (a drain waits for
+ * them); NULL counts as idle. */
+int sf_flow_idle(const sf_flow *f);
 
 #endif

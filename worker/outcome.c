@@ -155,12 +155,7 @@ sf_message *sf_callback_job_new(const sf_message *m, const char *dlq_id,
     }
     if (!has_ctype)
         sf_headers_add(&cb->headers, "Content-Type", "application/json");
-    /* A workflow's failure function reads the run's initial payload from
-     * sourceBody (serve(): context.requestPayload), not the step list. */
-    char *derived = source_b64 ? NULL : sf_wf_source_b64(m);
-    char *body = callback_body(m, dlq_id, res, m->retried,
-                               source_b64 ? source_b64 : derived);
-    free(derived);
+    char *body = callback_body(m, dlq_id, res, m->retried, source_b64);
     cb->body = (unsigned char *)body;
     cb->body_len = strlen(body);
     cb->max_retries =
@@ -549,12 +544,7 @@ void sf_outcome_wf_next_cmd(sf_cmd *c, const char *prefix, const sf_message *m,
 /* HDEL P:{wf}:next:<run> <msgId> */
 void sf_outcome_wf_next_del_cmd(sf_cmd *c, const char *prefix,
                                 const sf_message *m) {
-    char key[SF_KEY_MAX];
-    sf_keys_wf_run(prefix, "next", m->workflow_run_id, key, sizeof(key));
-    sf_cmd_init(c, NULL, 0);
-    sf_cmd_adds(c, "HDEL");
-    sf_cmd_adds(c, key);
-    sf_cmd_adds(c, m->id);
+    run_key_cmd(c, prefix, "HDEL", "next", m->workflow_run_id, m->id);
 }
 
 /* wf_fail.lua: KEYS run failed; ARGV runId dlqId now_ms. */

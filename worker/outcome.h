@@ -50,8 +50,10 @@ char *sf_attempts_json(const sf_message *m);
  * it: kind SF_KIND_CALLBACK, a fresh id, the callback URL/method/headers,
  * the JSON body, retry settings inherited unless the callback has its
  * own, dlq_id = "dlq_id", cb_gen = 1.  The body's sourceBody is
- * "source_b64" when given, else sf_wf_source_b64(m) for a workflow step,
- * else the base64 of m's body; a workflow message adds workflowRunId,
+ * "source_b64" when given, else the base64 of m's body: for a workflow
+ * step the caller passes the run's initial payload (sf_wf_source_b64(),
+ * or the run's first step), which a workflow's failure function reads as
+ * context.requestPayload.  A workflow message adds workflowRunId,
  * workflowCreatedAt and workflowUrl.  NULL if "m" has no callback. */
 sf_message *sf_callback_job_new(const sf_message *m, const char *dlq_id,
                                 const sf_http_response *res,

@@ -472,6 +472,9 @@ static void main_state_cb(sf_rconn *c, int up, void *arg) {
      * server: reset their idle time before a peer's XAUTOCLAIM sees it. */
     for (int q = 0; q < 2; q++)
         keepalive(&w->readers[q], 1);
+    /* Slots freed while the link was down go first: they may let parked
+     * messages of other workers start. */
+    sf_flow_flush(w->flow);
     resend_all(w);
 }
 
@@ -525,7 +528,9 @@ static int drained(const sf_worker *w) {
             r->claiming)
             return 0;
     }
-    return !w->active && w->acks_inflight == 0;
+    /* Flow-control releases too: a dropped one holds its slot (and the
+     * messages parked behind it) for a whole lease. */
+    return !w->active && w->acks_inflight == 0 && sf_flow_idle(w->flow);
 }
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg) {
@@ -535,6 +540,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg) {
     int64_t now = sf_mono_us();
     for (int q = 0; q < 2; q++)
         flush_acks(&w->readers[q]);
+    sf_flow_flush(w->flow);
     if (drained(w)) {
         sf_info("drained delivered=%" PRIu64 " retried=%" PRIu64
                 " dlq=%" PRIu64,

@@ -34,6 +34,8 @@
 #define KEEPALIVE_BATCH 512 /* ids per XCLAIM ... JUSTID */
 #define CLAIM_MAX 100 /* entries per XAUTOCLAIM */
 #define SF_POISON_DELIVERIES 10 /* reclaimed more often: DLQ, not again */
+#define FINAL_TRIES 5 /* error replies to one final write before giving up
+                         (resent by the tick, TICK_MS apart) */
 
 typedef enum sf_write_kind {
     SF_WK_NONE = 0,
@@ -50,11 +52,13 @@ typedef enum sf_write_kind {
  * until Redis confirmed it (delivery.c, final_next()):
  *   SRC     LINDEX the run's initial payload (failure callback of a lazy
  *           workflow step: sourceBody)
- *   DLQ     dlq_add.lua (not for a message with an Upstash-Callback and
- *           no failure callback: its failure is reported, not dead-lettered)
+ *   DLQ     dlq_add.lua (not for a message whose Upstash-Callback report
+ *           was built and that has no failure callback: its failure is
+ *           reported, not dead-lettered)
  *   WFFAIL  wf_fail.lua: the step's run becomes RUN_FAILED
  *   REPORT  queue_callback.lua: Upstash-Callback report + ack of the entry
- * then the entry is acked unless REPORT did it. */
+ * then the entry is acked unless REPORT did it.  An error reply is retried
+ * FINAL_TRIES times in all before the chain gives up. */
 typedef enum sf_final_stage {
     SF_FS_NONE = 0,
     SF_FS_SRC,
@@ -85,8 +89,12 @@ typedef struct sf_delivery {
                                     count (XPENDING) before it starts */
     /* Final chain (failed for good, or delivered with a report). */
     sf_final_stage final_stage; /* the last write sent */
-    sf_http_response *final_res; /* owned copy of the last response; NULL
-                                    = none (poison) or not needed */
+    int final_errors; /* error replies to that write so far */
+    sf_http_response *final_res; /* owned copy of the last response, kept
+                                    only while the DLQ stage waits for the
+                                    SRC stage; else NULL */
+    int final_report; /* 1: "report" holds the Upstash-Callback report */
+    sf_cmd report; /* built at the final outcome (final_start) */
     int final_retried; /* "retried" of the report */
     int final_failed; /* 1: failed for good; 0: delivered */
     char final_reason[64]; /* the DLQ reason */

@@ -5,7 +5,9 @@
 -- With F = "P:{msg}:fc:" and K a flow-control key:
 --   F..'conf:'..K  hash parallelism, rate, period (ms), bucket (ms): the
 --                  limits of the latest message of K (0 = no limit)
---   F..'run:'..K   zset msgId -> lease end (ms): the slots held
+--   F..'run:'..K   zset msgId:entryId -> lease end (ms): the slots held, one
+--                  member per attempt (stream entry), so a late release of
+--                  an older attempt cannot free a newer attempt's slot
 --   F..'rate:'..K  hash bucket index -> starts (buckets of period/100 ms):
 --                  a sliding window, counted conservatively (the oldest
 --                  bucket counts whole), so no period ever sees > rate starts
@@ -20,9 +22,11 @@
 --            [8] parallelism, [9] rate, [10] period ms, [11] lease ms
 --            -> {1, 0} start now; {0, wake_in_ms} parked (entry acked and
 --               deleted); {-1, 0} entry no longer pending: nothing written
---   release  [3] K, [4] msgId, [5] lease ms -> {promoted, wake_in_ms | -1}
---   renew    [3] K, [4] msgId, [5] lease ms -> 1
+--   release  [3] K, [4] msgId, [5] entry id, [6] lease ms
+--            -> {promoted, wake_in_ms | -1}
+--   renew    [3] K, [4] msgId, [5] entry id, [6] lease ms -> 1
 --   tick     [3] lease ms, [4] max keys -> {keys, next_wake_in_ms | -1}
+--            (at most PROMOTE_MAX messages woken in all, over every key)
 --   info     [3] K -> {0} unknown key, or {1, waiting, parallelismMax,
 --            parallelismCount, rateMax, rateCount, period ms,
 --            period start ms} (read only)
@@ -35,6 +39,8 @@ local PROMOTED_LEASE = 10  -- a woken message waits in the stream: x lease
 local IDLE_TTL_MS = 86400000 -- conf of an idle key is kept a day (info)
 
 local function k(what, key) return F .. what .. ':' .. key end
+-- The run-zset member of msgId's attempt from stream entry "entry".
+local function slot(id, entry) return id .. ':' .. entry end
 
 -- Starts in the window, per bucket: drops buckets that left it and returns
 -- the total and the remaining {bucket, count} in ascending order.
@@ -117,21 +123,22 @@ local function start(s, id, lease_end)
 end
 
 -- Moves the head of K's wait list back to the stream while K has room,
--- each with its slot granted.  Returns the number moved and the wake time
--- (nil when the wait list is empty).
-local function promote(s, stream, lease_ms)
+-- each with its slot granted to its new entry, at most "max" of them.
+-- Returns the number moved and the wake time (nil when the wait list is
+-- empty).
+local function promote(s, stream, lease_ms, max)
   local wait, envh = k('wait', s.key), k('env', s.key)
   local moved = 0
   while redis.call('LLEN', wait) > 0 do
-    if moved >= PROMOTE_MAX then return moved, now end
+    if moved >= max then return moved, now end
     local ok, w = room(s)
     if not ok then return moved, w end
     local id = redis.call('LPOP', wait)
     local env = redis.call('HGET', envh, id)
     if env then
       redis.call('HDEL', envh, id)
-      redis.call('XADD', stream, '*', 'v', '1', 'id', id, 'm', env)
-      start(s, id, now + lease_ms * PROMOTED_LEASE)
+      local e = redis.call('XADD', stream, '*', 'v', '1', 'id', id, 'm', env)
+      start(s, slot(id, e), now + lease_ms * PROMOTED_LEASE)
       moved = moved + 1
     end
   end
@@ -160,6 +167,13 @@ if op == 'acquire' then
   local key, id, entry, group, env = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
   local p, r = tonumber(ARGV[8]), tonumber(ARGV[9])
   local period, lease = tonumber(ARGV[10]), tonumber(ARGV[11])
+  -- First of all: is the entry still ours to start?  A resent acquire
+  -- (its reply lost on a link drop) of an entry parked meanwhile must not
+  -- start it, nor wake anything (promote() could wake this very message
+  -- as another entry, which would then be delivered too).
+  if #redis.call('XPENDING', stream, group, entry, entry, 1) == 0 then
+    return {-1, 0}
+  end
   if period <= 0 then period = 1000 end
   local bucket = math.max(1, math.ceil(period / BUCKETS))
   local ch = k('conf', key)
@@ -169,31 +183,24 @@ if op == 'acquire' then
   redis.call('HSET', ch, 'parallelism', p, 'rate', r, 'period', period,
              'bucket', bucket)
   local s = load(key)
-  if redis.call('ZSCORE', k('run', key), id) then
+  local mine = slot(id, entry)
+  if redis.call('ZSCORE', k('run', key), mine) then
     -- its slot was granted when it was woken (or this is a redelivery of
-    -- an entry whose holder died): go, on a fresh lease.  Unless this
-    -- entry is no longer pending (a resent acquire of an entry parked
-    -- and woken meanwhile: the woken copy is another entry).
-    if #redis.call('XPENDING', stream, group, entry, entry, 1) == 0 then
-      return {-1, 0}
-    end
-    redis.call('ZADD', k('run', key), now + lease, id)
+    -- an entry whose holder died): go, on a fresh lease
+    redis.call('ZADD', k('run', key), now + lease, mine)
     return {1, 0}
   end
-  local _, wake = promote(s, stream, lease) -- older waiters first
+  local _, wake = promote(s, stream, lease, PROMOTE_MAX) -- older first
   if redis.call('LLEN', k('wait', key)) == 0 then
     local ok, w = room(s)
     if ok then
-      start(s, id, now + lease)
+      start(s, mine, now + lease)
       finish(s, nil)
       return {1, 0}
     end
     wake = w
   end
-  if redis.call('XACK', stream, group, entry) == 0 then
-    finish(s, wake)
-    return {-1, 0}
-  end
+  redis.call('XACK', stream, group, entry) -- pending: checked above
   redis.call('XDEL', stream, entry)
   if redis.call('HSETNX', k('env', key), id, env) == 1 then
     redis.call('RPUSH', k('wait', key), id)
@@ -202,30 +209,37 @@ if op == 'acquire' then
   finish(s, wake)
   return {0, math.max(0, wake - now)}
 elseif op == 'release' then
-  local key, id, lease = ARGV[3], ARGV[4], tonumber(ARGV[5])
-  redis.call('ZREM', k('run', key), id)
+  local key, lease = ARGV[3], tonumber(ARGV[6])
+  redis.call('ZREM', k('run', key), slot(ARGV[4], ARGV[5]))
   local s = load(key)
-  local moved, wake = promote(s, stream, lease)
+  local moved, wake = promote(s, stream, lease, PROMOTE_MAX)
   finish(s, wake)
   return {moved, wake and math.max(0, wake - now) or -1}
 elseif op == 'renew' then
   -- ZADD even if the lease ran out meanwhile (Redis was away): the
   -- delivery still runs, so it counts again.
-  redis.call('ZADD', k('run', ARGV[3]), now + tonumber(ARGV[5]), ARGV[4])
+  redis.call('ZADD', k('run', ARGV[3]), now + tonumber(ARGV[6]),
+             slot(ARGV[4], ARGV[5]))
   return 1
 elseif op == 'tick' then
   local lease, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
   local due = redis.call('ZRANGEBYSCORE', F .. 'wake', '-inf', now,
                          'LIMIT', 0, limit)
+  -- One budget for the whole call, not per key: a call stays short
+  -- however many keys are due; the rest stay due for the next tick.
+  local budget, done = PROMOTE_MAX, 0
   for _, key in ipairs(due) do
+    if budget <= 0 then break end
     local s = load(key)
-    local _, wake = promote(s, stream, lease)
+    local moved, wake = promote(s, stream, lease, budget)
+    budget = budget - moved
     finish(s, wake)
+    done = done + 1
   end
   local first = redis.call('ZRANGE', F .. 'wake', 0, 0, 'WITHSCORES')
   local nxt = -1
   if first[2] then nxt = math.max(0, tonumber(first[2]) - now) end
-  return {#due, nxt}
+  return {done, nxt}
 elseif op == 'info' then
   local key = ARGV[3]
   local c = redis.call('HMGET', k('conf', key), 'parallelism', 'rate',

@@ -15,13 +15,15 @@ import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { Client } from '@upstash/qstash';
-import { startStack, endpoint, waitFor, test, hdr, pairs } from './lib/stack.mjs';
+import { startStack, endpoint, waitFor, test, hdr, pairs, redisClient, sleep } from './lib/stack.mjs';
 
 let stack, ep, client;
 const b64 = (s) => Buffer.from(s).toString('base64');
+const hooks = new Map(); // path -> responder, set by a test
 
 before(async () => {
   ep = await endpoint((req) => {
+    if (hooks.has(req.path)) return hooks.get(req.path)(req);
     if (req.path.startsWith('/ok') || req.path === '/wf') return { status: 200, body: 'fine' };
     if (req.path.startsWith('/fail')) return { status: 500, body: 'nope', headers: { 'X-Why': 'broken' } };
     if (req.path.startsWith('/report') || req.path.startsWith('/fcb')) return { status: 200 };
@@ -194,6 +196,53 @@ test('raw envelope with a callback template: report keeps the template settings'
   assert.ok(!dlqIds.includes(ok) && !dlqIds.includes(bad), 'nothing dead-lettered');
 });
 
+test('raw envelope whose callback template does not decode: the failure is dead-lettered, not lost', async () => {
+  const junk = Buffer.from('not an envelope');
+  const bad = await enqueue(envelope({ url: `${ep.url}/fail/junktpl`, body: 'j bad', ct: junk, r: 0 }));
+  const ok = await enqueue(envelope({ url: `${ep.url}/ok/junktpl`, body: 'j ok', ct: junk, r: 0 }));
+  const e = await stack.waitDlq(bad);
+  await quiet();
+  assert.equal(Number(e.responseStatus), 500);
+  assert.equal(ep.to('/fail/junktpl').length, 1);
+  assert.equal(ep.to('/ok/junktpl').length, 1);
+  assert.ok(!(await stack.dlqList()).some((m) => m.messageId === ok), 'the delivered one is just acked');
+  assert.match(stack.workers[0].log(), /callback_report_skipped messageId=/);
+});
+
+test('a report write answered -BUSY is sent again: delivered once, reported once', async () => {
+  // While a script runs past busy-reply-threshold every other command is
+  // answered -BUSY.  The endpoint starts such a script (0.8 s: shorter than
+  // claim-idle, so the entry is not reclaimed meanwhile) before it answers,
+  // so the report (queue_callback.lua) meets it.
+  const BUSY = "local t0 = redis.call('TIME') " +
+    "repeat local t = redis.call('TIME') " +
+    "until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > tonumber(ARGV[1]) return 1";
+  await stack.redis.call('CONFIG', 'SET', 'lua-time-limit', '50');
+  const busy = redisClient(stack.redis.port);
+  let ran;
+  hooks.set('/ok/busy', async () => {
+    ran = busy.call('EVAL', BUSY, 0, 800000);
+    await sleep(200);
+    return { status: 200, body: 'fine' };
+  });
+  try {
+    const id = await enqueue(envelope({
+      url: `${ep.url}/ok/busy`, body: 'b', r: 3, ct: mp({ v: 1, k: 0, id: 'tpl', url: `${ep.url}/report/busy`, mt: 'POST', r: 0, rd: 0, c: 0 }),
+    }));
+    await waitFor(() => ran, { message: 'the busy script started' });
+    await ran;
+    await waitFor(() => reportsOf('/report/busy', id).length === 1, { timeout: 20000, message: 'the report' });
+    await quiet(); // a given-up entry would stay pending until delivered again
+    assert.equal(ep.to('/ok/busy').length, 1, 'delivered once');
+    assert.equal(reportsOf('/report/busy', id).length, 1, 'reported once');
+    assert.match(stack.workers[0].log(), /final_write_error .*BUSY/);
+  } finally {
+    hooks.delete('/ok/busy');
+    busy.close();
+    await stack.redis.call('CONFIG', 'SET', 'lua-time-limit', '5000');
+  }
+});
+
 /* ---------------- run state check ---------------------------------------- */
 
 test('a message of a cancelled, finished or unknown run is not delivered; a running one is', async () => {
@@ -288,6 +337,34 @@ test('a failing step: STEP_RETRY then STEP_FAILED in the next hash, run RUN_FAIL
   assert.equal(j.dlqId, dlq.dlqId);
   await quiet();
   assert.equal(ep.to('/fail/wf1').length, 2);
+});
+
+test('a poison step (reclaimed more than 10 times): STEP_FAILED, DLQ entry, run RUN_FAILED, never delivered', async () => {
+  const run = 'wfr_poison';
+  const url = `${ep.url}/fail/poison`;
+  await seedRun(run, 'RUN_STARTED', { url });
+  const env = envelope({ url, wr: run, wu: url, wc: 1700000000000, r: 3, body: '' });
+  await seedNext(run, env.id, 3);
+  // Read by a consumer that "crashed" 11 times: only the worker's reclaim
+  // (XAUTOCLAIM, then the delivery count) sees it.
+  const S = stack.key('{msg}:stream');
+  const [, , , tx] = await stack.redis.pipeline(['MULTI'],
+    ['XADD', S, '*', 'v', '1', 'id', env.id, 'm', mp(env)],
+    ['XREADGROUP', 'GROUP', 'workers', 'ghost', 'COUNT', 1, 'STREAMS', S, '>'], ['EXEC']);
+  const entry = tx[0];
+  assert.equal(tx[1][0][1][0][0], entry, 'the ghost consumer has it');
+  await stack.redis.call('XCLAIM', S, 'workers', 'ghost', 0, entry, 'IDLE', 60000, 'RETRYCOUNT', 11);
+  const failed = await waitFor(async () => {
+    const e = await nextEntry(run, env.id);
+    return e && e.state === 'STEP_FAILED' && e;
+  }, { timeout: 20000, message: 'STEP_FAILED in the next hash' });
+  assert.equal(failed.errors.length, 1);
+  assert.equal(failed.errors[0].error, 'no response');
+  const dlq = await stack.waitDlq(env.id);
+  assert.match(dlq.reason || '', /worker crashed/);
+  await waitFor(async () => (await runHash(run)).state === 'RUN_FAILED', { message: 'run RUN_FAILED' });
+  await quiet();
+  assert.equal(ep.to('/fail/poison').length, 0);
 });
 
 test('a failing lazy step (empty body): sourceBody comes from the run\'s first step', async () => {

@@ -1,8 +1,9 @@
 // crash.test.mjs - kill -9 of a worker with deliveries in flight loses
-// nothing and burns no retry; SIGTERM drains in-flight deliveries and exits 0.
+// nothing and burns no retry; SIGTERM drains in-flight deliveries and exits 0;
+// a check whose reply comes back after the drain's hand-back starts nothing.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { startStack, endpoint, waitFor, test, hdr } from './lib/stack.mjs';
+import { startStack, endpoint, waitFor, test, hdr, mp, sleep } from './lib/stack.mjs';
 
 let stack, ep;
 before(async () => {
@@ -114,6 +115,41 @@ test('SIGTERM drains in-flight deliveries, exits 0, loses nothing', async () => 
   for (const [id, rs] of dups) console.log(`  duplicate ${id} x${rs.length}`);
   assert.equal(dups.length, 0, 'a drained (finished and acked) delivery is not sent again');
   assert.equal((await stack.dlqList()).length, 0, 'DLQ empty');
+});
+
+test('SIGTERM: a flow-control acquire answered after the hand-back starts no attempt', async () => {
+  // A stack of its own: one worker with a short grace, no coordinator.
+  const s2 = await startStack({ workers: 1, coordinator: false, workerEnv: { STEPFLOW_DRAIN_MS: '200' } });
+  try {
+    const [a] = s2.workers;
+    const id = `msg_drainfc${Date.now()}`;
+    const env = mp({
+      v: 1, k: 0, id, url: `${ep.url}/drainfc`, mt: 'POST', r: 0, rd: 0, c: Date.now(),
+      b: Buffer.from('x'), fk: `drain-${Date.now()}`, fp: 1,
+    });
+    // The worker reads the entry at once, but its acquire (a script: a
+    // write) waits out the pause, past the hand-back 200 ms into the drain.
+    const [added] = await s2.redis.pipeline(
+      ['XADD', s2.key('{msg}:stream'), '*', 'v', '1', 'id', id, 'm', env],
+      ['CLIENT', 'PAUSE', '2000', 'WRITE']);
+    assert.match(String(added), /^\d+-\d+$/);
+    await waitFor(async () => {
+      const p = await s2.redis.call('XPENDING', s2.key('{msg}:stream'), 'workers');
+      return Number(p[0]) === 1;
+    }, { message: 'the entry read by the worker' });
+    await sleep(100);
+    const r = await a.stop(20000);
+    assert.equal(r.code, 0, `exit ${JSON.stringify(r)}`);
+    assert.equal(ep.to('/drainfc').length, 0, 'no attempt started after the hand-back');
+    assert.match(a.log(), /drain_skip /);
+    // The entry stayed pending: another worker reclaims and delivers it.
+    await s2.startWorker();
+    await waitFor(() => ep.to('/drainfc').length === 1, { timeout: 20000, message: 'the reclaimed delivery' });
+    await s2.waitIdle();
+    assert.equal(ep.to('/drainfc').length, 1);
+  } finally {
+    await s2.stop();
+  }
 });
 
 test('remaining processes exit 0 on SIGTERM', async () => {

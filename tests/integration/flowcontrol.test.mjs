@@ -182,7 +182,7 @@ test('limiter script: parking and waking are idempotent', async () => {
   const info = await call('info', F, 'k');
   assert.deepEqual(info.slice(0, 7), [1, 1, 1, 1, 0, 0, 1000]);
   // Releasing a wakes b: a new entry with the same envelope, slot granted.
-  const rel = await call('release', F, 'k', 'a', 5000);
+  const rel = await call('release', F, 'k', 'a', ea.entry, 5000);
   assert.equal(rel[0], 1);
   assert.deepEqual(await acquire('b', eb.entry), [-1, 0], 'the old entry of b does not start');
   const [woken] = await read();
@@ -190,9 +190,85 @@ test('limiter script: parking and waking are idempotent', async () => {
   assert.equal(woken.m, 'env-b');
   assert.deepEqual(await acquire('b', woken.entry), [1, 0], 'the woken entry starts on its grant');
   assert.deepEqual((await call('info', F, 'k')).slice(0, 4), [1, 0, 1, 1]);
-  await call('release', F, 'k', 'b', 5000);
+  await call('release', F, 'k', 'b', woken.entry, 5000);
   assert.deepEqual((await call('info', F, 'k')).slice(0, 4), [1, 0, 1, 0]);
   assert.deepEqual(await call('info', F, 'nope'), [0]);
+});
+
+/**
+ * fc_limit.lua on a private stream, group and key prefix (the workers never
+ * see them): call(op, ...args) after F; add(id) XADDs an entry of message
+ * `id`; read() takes the new entries [{entry, id, m}] for the group.
+ */
+async function limiter(tag) {
+  const script = fs.readFileSync(new URL('../../common/lua/fc_limit.lua', import.meta.url), 'utf8');
+  const S = stack.key(`{msg}:fc${tag}-stream`);
+  const F = stack.key(`{msg}:fc${tag}:`);
+  await stack.redis.call('XGROUP', 'CREATE', S, 'g', '0', 'MKSTREAM');
+  return {
+    S, F,
+    call: (op, ...args) => stack.redis.call('EVAL', script, 1, S, op, F, ...args),
+    add: (id) => stack.redis.call('XADD', S, '*', 'v', '1', 'id', id, 'm', `env-${id}`),
+    read: async () => {
+      const r = await stack.redis.call('XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 1000, 'STREAMS', S, '>');
+      return r ? r[0][1].map(([entry, fv]) => ({ entry, id: fv[3], m: fv[5] })) : [];
+    },
+  };
+}
+
+test('limiter script: a resent acquire of a parked entry neither starts nor wakes it', async () => {
+  // rate 2 per 500 ms: y and z start, x parks; the acquire of x is sent
+  // again (its reply was lost) once the window has room.
+  const L = await limiter('resend');
+  const acquire = (id, entry) => L.call('acquire', 'k', id, entry, 'g', `env-${id}`, 0, 2, 500, 5000);
+  for (const id of ['y', 'z', 'x']) await L.add(id);
+  const [ey, ez, ex] = await L.read();
+  assert.deepEqual(await acquire('y', ey.entry), [1, 0]);
+  assert.deepEqual(await acquire('z', ez.entry), [1, 0]);
+  assert.equal((await acquire('x', ex.entry))[0], 0, 'x parked');
+  await sleep(700);
+  assert.deepEqual(await acquire('x', ex.entry), [-1, 0], 'the parked entry does not start');
+  assert.deepEqual(await L.read(), [], 'nor is x woken as another entry by the resend');
+  assert.deepEqual(await stack.redis.call('LRANGE', `${L.F}wait:k`, 0, -1), ['x']);
+  // The tick wakes it: one new entry, which starts on its grant.
+  assert.equal((await L.call('tick', 5000, 100))[0], 1);
+  const woken = await L.read();
+  assert.deepEqual(woken.map((e) => e.id), ['x']);
+  assert.deepEqual(await acquire('x', woken[0].entry), [1, 0]);
+});
+
+test('limiter script: a late release of an older attempt leaves a newer attempt\'s slot', async () => {
+  const L = await limiter('late');
+  const acquire = (id, entry) => L.call('acquire', 'k', id, entry, 'g', `env-${id}`, 2, 0, 1000, 5000);
+  await L.add('a'); // the first attempt
+  await L.add('a'); // a newer attempt of the same message (e.g. reclaimed)
+  const [e1, e2] = await L.read();
+  assert.deepEqual(await acquire('a', e1.entry), [1, 0]);
+  assert.deepEqual(await acquire('a', e2.entry), [1, 0]);
+  assert.deepEqual(await stack.redis.call('ZRANGE', `${L.F}run:k`, 0, -1),
+    [`a:${e1.entry}`, `a:${e2.entry}`].sort());
+  await L.call('release', 'k', 'a', e1.entry, 5000);
+  assert.deepEqual(await stack.redis.call('ZRANGE', `${L.F}run:k`, 0, -1), [`a:${e2.entry}`]);
+  assert.equal((await L.call('info', 'k'))[3], 1, 'the newer attempt still counts');
+  assert.equal(await L.call('renew', 'k', 'a', e2.entry, 5000), 1);
+  await L.call('release', 'k', 'a', e2.entry, 5000);
+  assert.equal((await L.call('info', 'k'))[3], 0);
+});
+
+test('limiter script: one tick wakes at most 500 messages over all keys', async () => {
+  const L = await limiter('cap');
+  for (const key of ['k1', 'k2', 'k3']) {
+    const ids = Array.from({ length: 300 }, (_, i) => `${key}-m${i}`);
+    await stack.redis.call('RPUSH', `${L.F}wait:${key}`, ...ids);
+    await stack.redis.call('HSET', `${L.F}env:${key}`, ...ids.flatMap((id) => [id, `env-${id}`]));
+    await stack.redis.call('ZADD', `${L.F}wake`, 0, key);
+  }
+  // k1 whole, k2 in part; the rest is due at once (wake in 0 ms).
+  assert.deepEqual(await L.call('tick', 5000, 100), [2, 0]);
+  assert.equal(await stack.redis.call('XLEN', L.S), 500);
+  assert.equal(await stack.redis.call('LLEN', `${L.F}wait:k2`), 100);
+  assert.deepEqual(await L.call('tick', 5000, 100), [2, -1]);
+  assert.equal(await stack.redis.call('XLEN', L.S), 900);
 });
 
 test('unknown key is 404, malformed value is 400', async () => {

@@ -2,10 +2,11 @@
 // deduplication (explicit id and content based), Upstash-Delay and
 // Upstash-Not-Before, a stalling endpoint vs Upstash-Timeout, a connection
 // reset, X-RateLimit-Reset on a 429, and a Redis restart (AOF) under load
-// that loses no acknowledged message and stops no process.
+// that loses no acknowledged message and stops no process, nor a
+// flow-control slot freed while Redis was down.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { startStack, endpoint, waitFor, test, hdr } from './lib/stack.mjs';
+import { startStack, endpoint, waitFor, test, hdr, mp, sleep } from './lib/stack.mjs';
 
 let stack, ep;
 const resetOnce = new Set(); // message ids already reset once
@@ -34,6 +35,7 @@ before(async () => {
         }
         return { status: 200 };
       case '/load': return { status: 200, delayMs: 50 };
+      case '/fcdown': return { status: 200, delayMs: 1000 };
       case '/fail': return { status: 500, body: 'fail' };
       default: return { status: 404 };
     }
@@ -232,6 +234,37 @@ test('redis restart (AOF) under load: every acknowledged message delivered, proc
   assert.equal(entry.responseStatus, 500);
   assert.ok(c.alive, `coordinator did not exit: ${JSON.stringify(c.exit)}`);
   assert.ok(stack.workers[0].alive, `worker did not exit: ${JSON.stringify(stack.workers[0].exit)}`);
+});
+
+test('a flow-control slot freed while redis is down is released when it is back, before a drain ends', async () => {
+  const aof = ['--appendonly', 'yes', '--appendfsync', 'always'];
+  const s2 = await startStack({ workers: 1, coordinator: false, redisArgs: aof });
+  try {
+    const [w] = s2.workers;
+    const key = `down-${Date.now()}`;
+    const id = `msg_fcdown${Date.now()}`;
+    await s2.redis.call('XADD', s2.key('{msg}:stream'), '*', 'v', '1', 'id', id, 'm', mp({
+      v: 1, k: 0, id, url: `${ep.url}/fcdown`, mt: 'POST', r: 0, rd: 0, c: Date.now(),
+      b: Buffer.from('x'), fk: key, fp: 1,
+    }));
+    const run = s2.key(`{msg}:fc:run:${key}`);
+    await waitFor(() => ep.to('/fcdown').length === 1, { message: 'the attempt' });
+    assert.equal(Number(await s2.redis.call('ZCARD', run)), 1, 'its slot is held');
+    // SIGTERM, and redis goes away while the attempt runs: its ack and
+    // its release wait for the link, and the drain for them.
+    const stopped = w.stop(30000);
+    await s2.redis.shutdown();
+    await sleep(1500);
+    assert.ok(w.alive, 'the drain waits for redis');
+    await s2.redis.start();
+    const r = await stopped;
+    assert.equal(r.code, 0, `exit ${JSON.stringify(r)}`);
+    assert.deepEqual(await s2.redis.call('ZRANGE', run, 0, -1), [], 'released, not left to its lease');
+    assert.equal(Number((await s2.redis.call('XPENDING', s2.key('{msg}:stream'), 'workers'))[0]), 0, 'acked');
+    assert.equal(ep.to('/fcdown').length, 1);
+  } finally {
+    await s2.stop();
+  }
 });
 
 test('worker and coordinator exit 0 on SIGTERM', async () => {

@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "lua.h"
 #include "outcome.h"
+#include "util.h"
 
 static const char *arg(const sf_cmd *c, const char *field) {
     for (int i = 0; i + 1 < c->argc; i++)
@@ -282,11 +283,14 @@ static void test_wf_helpers(void) {
 
 static void test_wf_failure_callback(void) {
     sf_message *m = wf_sample();
-    sf_message *cb = sf_callback_job_new(m, "dlq_00ff", NULL, NULL, 42);
+    /* serve() takes the run's initial payload from sourceBody; the caller
+     * derives it once (the worker's final chain) and passes it in. */
+    char *src = sf_wf_source_b64(m);
+    sf_message *cb = sf_callback_job_new(m, "dlq_00ff", NULL, src, 42);
+    free(src);
     CHECK(cb != NULL);
     json_t *b = cb ? body_json(cb) : NULL;
     CHECK(b != NULL);
-    /* serve() takes the run's initial payload from sourceBody. */
     CHECK_STR(json_string_value(json_object_get(b, "sourceBody")),
               "eyJhIjoxfQ==");
     CHECK_STR(json_string_value(json_object_get(b, "workflowRunId")), "wfr_1");
@@ -296,6 +300,15 @@ static void test_wf_failure_callback(void) {
               1700000000123);
     CHECK_INT(json_integer_value(json_object_get(b, "status")), 0);
     CHECK_STR(cb->workflow_run_id, "wfr_1");
+    json_decref(b);
+    sf_message_free(cb);
+    /* The builder does not parse the step list again: without a source
+     * given, sourceBody is the base64 of the body as it is. */
+    cb = sf_callback_job_new(m, "dlq_00ff", NULL, NULL, 42);
+    b = cb ? body_json(cb) : NULL;
+    char *whole = sf_base64_encode(m->body, m->body_len);
+    CHECK_STR(json_string_value(json_object_get(b, "sourceBody")), whole);
+    free(whole);
     json_decref(b);
     sf_message_free(cb);
     /* A source found elsewhere (LINDEX of a lazy step) wins. */

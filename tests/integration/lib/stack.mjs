@@ -175,6 +175,29 @@ export function pairs(arr) {
   return o;
 }
 
+/**
+ * A tiny msgpack encoder for raw envelopes (common/message.c): ints as
+ * uint64/int64, strings as str32, Buffers as bin32, arrays and maps with
+ * 32-bit counts.
+ */
+export function mp(v) {
+  const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32BE(n, 0); return b; };
+  if (v === null || v === undefined) return Buffer.from([0xc0]);
+  if (Buffer.isBuffer(v)) return Buffer.concat([Buffer.from([0xc6]), u32(v.length), v]);
+  if (typeof v === 'number') {
+    const b = Buffer.alloc(9);
+    if (v >= 0) { b[0] = 0xcf; b.writeBigUInt64BE(BigInt(v), 1); } else { b[0] = 0xd3; b.writeBigInt64BE(BigInt(v), 1); }
+    return b;
+  }
+  if (typeof v === 'string') {
+    const s = Buffer.from(v);
+    return Buffer.concat([Buffer.from([0xdb]), u32(s.length), s]);
+  }
+  if (Array.isArray(v)) return Buffer.concat([Buffer.from([0xdd]), u32(v.length), ...v.map(mp)]);
+  const keys = Object.keys(v);
+  return Buffer.concat([Buffer.from([0xdf]), u32(keys.length), ...keys.flatMap((k) => [mp(k), mp(v[k])])]);
+}
+
 /* ---------------- redis-server ------------------------------------------ */
 
 /**
@@ -240,6 +263,26 @@ export async function startRedis({ extraArgs = [] } = {}) {
           if (err) reject(new Error(`redis-cli ${a.join(' ')}: ${err.message} ${stderr}`));
           else resolve(stdout.trim());
         });
+    }),
+    /**
+     * Sends `cmds` (arrays of arguments) in one write on a new connection,
+     * so redis runs them back to back with nobody else's command between;
+     * resolves with their replies (errors as Error values).
+     */
+    pipeline: (...cmds) => new Promise((resolve, reject) => {
+      const sock = net.createConnection({ port, host: '127.0.0.1' });
+      let buf = Buffer.alloc(0);
+      const out = [];
+      sock.on('connect', () => sock.write(Buffer.concat(cmds.map(encodeCommand))));
+      sock.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        for (let r = parseReply(buf, 0); r; r = parseReply(buf, 0)) {
+          buf = buf.subarray(r[1]);
+          out.push(r[0]);
+        }
+        if (out.length >= cmds.length) { sock.destroy(); resolve(out); }
+      });
+      sock.on('error', reject);
     }),
     /** SIGTERM (redis flushes its AOF) and wait for the exit. */
     async shutdown(timeoutMs = 10000) {
