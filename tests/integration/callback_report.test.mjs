@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { Client } from '@upstash/qstash';
-import { startStack, endpoint, waitFor, test, hdr, pairs, redisClient, sleep } from './lib/stack.mjs';
+import { startStack, endpoint, waitFor, test, hdr, pairs, redisClient, sleep, mp } from './lib/stack.mjs';
 
 let stack, ep, client;
 const b64 = (s) => Buffer.from(s).toString('base64');
@@ -38,26 +38,6 @@ after(async () => {
 });
 
 /* ---------------- raw envelopes (common/message.c) ----------------------- */
-
-// A tiny msgpack encoder: ints as uint64/int64, strings as str32, Buffers
-// as bin32, arrays and maps with 32-bit counts.
-function mp(v) {
-  const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32BE(n, 0); return b; };
-  if (v === null || v === undefined) return Buffer.from([0xc0]);
-  if (Buffer.isBuffer(v)) return Buffer.concat([Buffer.from([0xc6]), u32(v.length), v]);
-  if (typeof v === 'number') {
-    const b = Buffer.alloc(9);
-    if (v >= 0) { b[0] = 0xcf; b.writeBigUInt64BE(BigInt(v), 1); } else { b[0] = 0xd3; b.writeBigInt64BE(BigInt(v), 1); }
-    return b;
-  }
-  if (typeof v === 'string') {
-    const s = Buffer.from(v);
-    return Buffer.concat([Buffer.from([0xdb]), u32(s.length), s]);
-  }
-  if (Array.isArray(v)) return Buffer.concat([Buffer.from([0xdd]), u32(v.length), ...v.map(mp)]);
-  const keys = Object.keys(v);
-  return Buffer.concat([Buffer.from([0xdf]), u32(keys.length), ...keys.flatMap((k) => [mp(k), mp(v[k])])]);
-}
 
 let seq = 0;
 /** An envelope (message.c keys) with defaults; body given as a string. */

@@ -19,7 +19,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before } from 'node:test';
-import { startStack, waitFor, test, hdr, pairs, endpoint } from './lib/stack.mjs';
+import { startStack, waitFor, test, hdr, pairs, endpoint, mp } from './lib/stack.mjs';
 
 const SEED = Number(process.env.HOSTILE_SEED || 20261129);
 const SCALE = Number(process.env.HOSTILE_SCALE || 1);
@@ -51,35 +51,6 @@ function prng(seed) {
   return r;
 }
 
-/* ---------------- a tiny msgpack encoder -------------------------------- */
-
-function mp(v) {
-  if (v === null || v === undefined) return Buffer.from([0xc0]);
-  if (v === true) return Buffer.from([0xc3]);
-  if (v === false) return Buffer.from([0xc2]);
-  if (Buffer.isBuffer(v)) return Buffer.concat([Buffer.from([0xc6]), u32(v.length), v]);
-  if (typeof v === 'number') {
-    if (!Number.isInteger(v) || Math.abs(v) > Number.MAX_SAFE_INTEGER) {
-      const b = Buffer.alloc(9); b[0] = 0xcb; b.writeDoubleBE(v, 1); return b;
-    }
-    const b = Buffer.alloc(9);
-    if (v >= 0) { b[0] = 0xcf; b.writeBigUInt64BE(BigInt(v), 1); } else { b[0] = 0xd3; b.writeBigInt64BE(BigInt(v), 1); }
-    return b;
-  }
-  if (typeof v === 'bigint') {
-    const b = Buffer.alloc(9);
-    if (v >= 0n) { b[0] = 0xcf; b.writeBigUInt64BE(v, 1); } else { b[0] = 0xd3; b.writeBigInt64BE(v, 1); }
-    return b;
-  }
-  if (typeof v === 'string') {
-    const s = Buffer.from(v);
-    return Buffer.concat([Buffer.from([0xdb]), u32(s.length), s]);
-  }
-  if (Array.isArray(v)) return Buffer.concat([Buffer.from([0xdd]), u32(v.length), ...v.map(mp)]);
-  const keys = Object.keys(v);
-  return Buffer.concat([Buffer.from([0xdf]), u32(keys.length), ...keys.flatMap((k) => [mp(k), mp(v[k])])]);
-}
-function u32(n) { const b = Buffer.alloc(4); b.writeUInt32BE(n, 0); return b; }
 
 /* ---------------- raw HTTP over TCP ------------------------------------- */
 

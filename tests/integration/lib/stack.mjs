@@ -176,17 +176,26 @@ export function pairs(arr) {
 }
 
 /**
- * A tiny msgpack encoder for raw envelopes (common/message.c): ints as
- * uint64/int64, strings as str32, Buffers as bin32, arrays and maps with
- * 32-bit counts.
+ * A tiny msgpack encoder for raw envelopes (common/message.c): integers
+ * and bigints as uint64/int64, other numbers as float64, booleans, strings
+ * as str32, Buffers as bin32, arrays and maps with 32-bit counts.
  */
 export function mp(v) {
   const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32BE(n, 0); return b; };
   if (v === null || v === undefined) return Buffer.from([0xc0]);
+  if (v === true || v === false) return Buffer.from([v ? 0xc3 : 0xc2]);
   if (Buffer.isBuffer(v)) return Buffer.concat([Buffer.from([0xc6]), u32(v.length), v]);
   if (typeof v === 'number') {
+    if (!Number.isInteger(v) || Math.abs(v) > Number.MAX_SAFE_INTEGER) {
+      const b = Buffer.alloc(9); b[0] = 0xcb; b.writeDoubleBE(v, 1); return b; // float64
+    }
     const b = Buffer.alloc(9);
     if (v >= 0) { b[0] = 0xcf; b.writeBigUInt64BE(BigInt(v), 1); } else { b[0] = 0xd3; b.writeBigInt64BE(BigInt(v), 1); }
+    return b;
+  }
+  if (typeof v === 'bigint') {
+    const b = Buffer.alloc(9);
+    if (v >= 0n) { b[0] = 0xcf; b.writeBigUInt64BE(v, 1); } else { b[0] = 0xd3; b.writeBigInt64BE(v, 1); }
     return b;
   }
   if (typeof v === 'string') {
