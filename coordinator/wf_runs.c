@@ -248,9 +248,9 @@ void sf_api_wf_run_steps(sf_coord *c, struct evhttp_request *req, const char *ta
     sf_keys_wf_run(c->cfg->prefix, "run", x->run_id, run, sizeof(run));
     sf_keys_wf_run(c->cfg->prefix, "steps", x->run_id, steps, sizeof(steps));
     sf_keys_wf_run(c->cfg->prefix, "next", x->run_id, next, sizeof(next));
-    /* wf_log.lua KEYS run steps next */
-    const char *argv[] = {run, steps, next};
-    if (sf_rconn_evalsha(c->redis, sf_lua_wf_log, on_steps, x, 3, 3, argv, NULL) != SF_OK) {
+    /* wf_log.lua KEYS run steps next; ARGV "steps" (the steps only) */
+    const char *argv[] = {run, steps, next, "steps"};
+    if (sf_rconn_evalsha(c->redis, sf_lua_wf_log, on_steps, x, 3, 4, argv, NULL) != SF_OK) {
         sf_http_reply_error(req, 503, "redis unavailable");
         free(x->run_id);
         free(x);
