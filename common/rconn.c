@@ -359,3 +359,32 @@ sf_status sf_rconn_evalsha(sf_rconn *c, const char *script,
     c->pending++;
     return SF_OK;
 }
+
+int sf_reply_pairs_init(sf_reply_pairs *p, const redisReply *r) {
+    memset(p, 0, sizeof(*p));
+    size_t cap = r->elements / 2 + 1;
+    p->fields = calloc(cap, sizeof(char *));
+    p->values = calloc(cap, sizeof(char *));
+    p->flen = calloc(cap, sizeof(size_t));
+    p->vlen = calloc(cap, sizeof(size_t));
+    if (!p->fields || !p->values || !p->flen || !p->vlen) {
+        sf_reply_pairs_free(p);
+        return -1;
+    }
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        p->fields[p->n] = f->str, p->flen[p->n] = f->len;
+        p->values[p->n] = v->str, p->vlen[p->n] = v->len;
+        p->n++;
+    }
+    return 0;
+}
+
+void sf_reply_pairs_free(sf_reply_pairs *p) {
+    free(p->fields);
+    free(p->values);
+    free(p->flen);
+    free(p->vlen);
+    memset(p, 0, sizeof(*p));
+}

@@ -62,4 +62,17 @@ sf_status sf_rconn_evalsha(sf_rconn *c, const char *script, redisCallbackFn *fn,
                            void *privdata, int nkeys, int argc,
                            const char **argv, const size_t *argvlen);
 
+/* The field/value pairs of a HGETALL reply (string pairs only), as
+ * parallel arrays of pointers into the reply: valid while it lives. */
+typedef struct sf_reply_pairs {
+    const char **fields, **values;
+    size_t *flen, *vlen;
+    size_t n;
+} sf_reply_pairs;
+
+/* Fills "p" from the array reply "r".  Returns 0, or -1 when out of
+ * memory (p is then empty).  sf_reply_pairs_free() frees the arrays. */
+int sf_reply_pairs_init(sf_reply_pairs *p, const redisReply *r);
+void sf_reply_pairs_free(sf_reply_pairs *p);
+
 #endif

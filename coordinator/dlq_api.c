@@ -141,23 +141,11 @@ static void on_get(redisAsyncContext *ac, void *reply, void *privdata) {
         sf_http_reply_error(req, 404, "dlq message not found");
         return;
     }
-    size_t n = r->elements / 2;
-    const char **f = calloc(n, sizeof(char *)), **v = calloc(n, sizeof(char *));
-    size_t *fl = calloc(n, sizeof(size_t)), *vl = calloc(n, sizeof(size_t));
+    sf_reply_pairs p;
     json_t *o = NULL;
-    if (f && v && fl && vl) {
-        size_t k = 0;
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            if (r->element[i]->type != REDIS_REPLY_STRING ||
-                r->element[i + 1]->type != REDIS_REPLY_STRING)
-                continue;
-            f[k] = r->element[i]->str, fl[k] = r->element[i]->len;
-            v[k] = r->element[i + 1]->str, vl[k] = r->element[i + 1]->len;
-            k++;
-        }
-        o = sf_dlq_entry_json(f, fl, v, vl, k);
-    }
-    free(f), free(v), free(fl), free(vl);
+    if (sf_reply_pairs_init(&p, r) == 0)
+        o = sf_dlq_entry_json(p.fields, p.flen, p.values, p.vlen, p.n);
+    sf_reply_pairs_free(&p);
     if (o) sf_http_reply_json(req, 200, o);
     else sf_http_reply_error(req, 500, "out of memory");
 }

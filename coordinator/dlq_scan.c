@@ -186,24 +186,13 @@ static int consider(void *arg, const char *id, const redisReply *r) {
     (void)id;
     sf_dlq_scan *s = arg;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) return 0; /* gone */
-    size_t n = r->elements / 2;
-    const char **fields = calloc(n, sizeof(char *)), **values = calloc(n, sizeof(char *));
-    size_t *flen = calloc(n, sizeof(size_t)), *vlen = calloc(n, sizeof(size_t));
+    sf_reply_pairs p;
     int matched = 0;
-    if (fields && values && flen && vlen) {
-        size_t k = 0;
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            redisReply *f = r->element[i], *v = r->element[i + 1];
-            if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-                continue;
-            fields[k] = f->str, flen[k] = f->len;
-            values[k] = v->str, vlen[k] = v->len;
-            k++;
-        }
-        matched = entry_matches(s, fields, values, vlen, k);
-        if (matched) s->match(s->arg, fields, flen, values, vlen, k);
+    if (sf_reply_pairs_init(&p, r) == 0) {
+        matched = entry_matches(s, p.fields, p.values, p.vlen, p.n);
+        if (matched) s->match(s->arg, p.fields, p.flen, p.values, p.vlen, p.n);
     }
-    free(fields), free(values), free(flen), free(vlen);
+    sf_reply_pairs_free(&p);
     return matched;
 }
 

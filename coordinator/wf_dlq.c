@@ -307,20 +307,9 @@ static void on_one_entry(redisAsyncContext *ac, void *reply, void *privdata) {
         rerun_free(x);
         return;
     }
-    size_t n = h->elements / 2 + 1;
-    const char **f = calloc(n, sizeof(char *)), **v = calloc(n, sizeof(char *));
-    if (f && v) {
-        size_t k = 0;
-        for (size_t i = 0; i + 1 < h->elements; i += 2) {
-            if (h->element[i]->type != REDIS_REPLY_STRING ||
-                h->element[i + 1]->type != REDIS_REPLY_STRING)
-                continue;
-            f[k] = h->element[i]->str;
-            v[k++] = h->element[i + 1]->str;
-        }
-        add_entry(x, f, v, k);
-    }
-    free(f), free(v);
+    sf_reply_pairs p;
+    if (sf_reply_pairs_init(&p, h) == 0) add_entry(x, p.fields, p.values, p.n);
+    sf_reply_pairs_free(&p);
     start_reruns(x, 0);
 }
 

@@ -112,22 +112,10 @@ static void on_dlq_entry(redisAsyncContext *ac, void *reply, void *privdata) {
         logs_settle(x);
         return;
     }
-    size_t n = h->elements / 2 + 1;
-    const char **f = calloc(n, sizeof(char *)), **v = calloc(n, sizeof(char *));
-    size_t *fl = calloc(n, sizeof(size_t)), *vl = calloc(n, sizeof(size_t));
-    if (f && v && fl && vl) {
-        size_t k = 0;
-        for (size_t i = 0; i + 1 < h->elements; i += 2) {
-            if (h->element[i]->type != REDIS_REPLY_STRING ||
-                h->element[i + 1]->type != REDIS_REPLY_STRING)
-                continue;
-            f[k] = h->element[i]->str, fl[k] = h->element[i]->len;
-            v[k] = h->element[i + 1]->str, vl[k] = h->element[i + 1]->len;
-            k++;
-        }
-        run->failure = sf_wf_failure_json(f, fl, v, vl, k);
-    }
-    free(f), free(v), free(fl), free(vl);
+    sf_reply_pairs p;
+    if (sf_reply_pairs_init(&p, h) == 0)
+        run->failure = sf_wf_failure_json(p.fields, p.flen, p.values, p.vlen, p.n);
+    sf_reply_pairs_free(&p);
     logs_settle(x);
 }
 
