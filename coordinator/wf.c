@@ -196,6 +196,21 @@ static void job_fail(wf_job *j, int status, const char *fmt, ...) {
 
 /* Checks a run reply's status element; answers 400 for a run that does
  * not exist or does not run. */
+/* Answers 400 unless the run's "state" (NULL: no such run) is
+ * RUN_STARTED; returns 1 when it answered. */
+static int not_running(wf_job *j, const sf_message *m, const char *state) {
+    if (!state) {
+        job_fail(j, 400, "workflow run %s does not exist", m->workflow_run_id);
+        return 1;
+    }
+    if (strcmp(state, SF_RUN_STARTED) != 0) {
+        job_fail(j, 400, "workflow run %s is not running (%s)",
+                 m->workflow_run_id, state);
+        return 1;
+    }
+    return 0;
+}
+
 static int run_gone(wf_job *j, const sf_message *m, const redisReply *r) {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_INTEGER) {
@@ -205,16 +220,10 @@ static int run_gone(wf_job *j, const sf_message *m, const redisReply *r) {
         return 1;
     }
     long long code = r->element[0]->integer;
-    if (code == -1) {
-        job_fail(j, 400, "workflow run %s does not exist", m->workflow_run_id);
-        return 1;
-    }
-    if (code == -2) {
-        job_fail(j, 400, "workflow run %s is not running (%s)",
-                 m->workflow_run_id,
-                 r->elements > 1 && r->element[1]->str ? r->element[1]->str : "?");
-        return 1;
-    }
+    if (code == -1) return not_running(j, m, NULL);
+    if (code == -2)
+        return not_running(j, m, r->elements > 1 && r->element[1]->str
+                                     ? r->element[1]->str : "?");
     return 0;
 }
 
@@ -460,12 +469,8 @@ static void on_call(redisAsyncContext *ac, void *reply, void *priv) {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
         job_fail(j, 503, "redis error while reading workflow run %s",
                  m->workflow_run_id);
-    } else if (r->element[0]->type != REDIS_REPLY_STRING) {
-        job_fail(j, 400, "workflow run %s does not exist", m->workflow_run_id);
-    } else if (strcmp(r->element[0]->str, SF_RUN_STARTED) != 0) {
-        job_fail(j, 400, "workflow run %s is not running (%s)",
-                 m->workflow_run_id, r->element[0]->str);
-    } else {
+    } else if (!not_running(j, m, r->element[0]->type == REDIS_REPLY_STRING
+                                      ? r->element[0]->str : NULL)) {
         sf_err err = {{0}};
         sf_message *t = decode_template(r->element[1]);
         sf_message *cb = sf_message_decode(m->callback_tpl, m->callback_tpl_len, &err);
