@@ -28,7 +28,7 @@ typedef enum setting_id {
     S_REDIS_URL, S_PREFIX, S_LISTEN, S_TOKEN, S_DEV, S_CONCURRENCY,
     S_CURRENT_KEY, S_NEXT_KEY, S_MAX_BODY, S_DEFAULT_TIMEOUT, S_MAX_TIMEOUT,
     S_CLAIM_IDLE, S_DRAIN, S_DLQ_BODY, S_DEDUP_TTL, S_CONSUMER, S_LOG_LEVEL,
-    S_WF_RETENTION, S_WF_INLINE,
+    S_WF_RETENTION, S_WF_INLINE, S_METRICS_LISTEN, S_LOG_FORMAT,
     S_COUNT
 } setting_id;
 
@@ -95,6 +95,13 @@ static const setting settings[S_COUNT] = {
                      K_COORD, "N", "65536", 0, 1073741824, 0,
                      "step history up to this size is sent inline; larger is "
                      "fetched by the SDK (lazy fetch)"},
+    [S_METRICS_LISTEN] = {"metrics-listen", "STEPFLOW_METRICS_LISTEN",
+                          K_WORKER, "HOST:PORT", "", 1, 0, 0,
+                          "worker's /metrics, /healthz, /readyz listener "
+                          "(empty = off; port 0 = any free port)"},
+    [S_LOG_FORMAT] = {"log-format", "STEPFLOW_LOG_FORMAT", K_BOTH, "FORMAT",
+                      "json", 1, 0, 0,
+                      "json (one object per line) or text (key=value)"},
 };
 
 /* The raw text of one setting and where it came from. */
@@ -391,6 +398,27 @@ static sf_status apply(sf_config *cfg, setting_id id, const raw_value *rv,
             why = "expected debug, info, warn or error";
         else
             copy_checked(cfg->log_level, sizeof(cfg->log_level), v);
+        break;
+    case S_METRICS_LISTEN:
+        if (!v[0]) {
+            cfg->metrics_host[0] = '\0';
+            cfg->metrics_port = -1;
+            break;
+        }
+        why = split_host_port(v, strlen(v), cfg->metrics_host,
+                              sizeof(cfg->metrics_host), &cfg->metrics_port, 0,
+                              1);
+        if (why) {
+            sf_err_set(err, "invalid %s \"%.64s\": %s (expected HOST:PORT)",
+                       src, v, why);
+            return SF_INVALID;
+        }
+        break;
+    case S_LOG_FORMAT:
+        if (strcasecmp(v, "json") && strcasecmp(v, "text"))
+            why = "expected json or text";
+        else
+            copy_checked(cfg->log_format, sizeof(cfg->log_format), v);
         break;
     case S_CONCURRENCY: cfg->concurrency = (int)num; break;
     case S_MAX_BODY: cfg->max_body_bytes = num; break;

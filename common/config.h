@@ -48,6 +48,9 @@ typedef struct sf_config {
     char log_level[16];            /* STEPFLOW_LOG_LEVEL, default "info" */
     int64_t wf_retention_s;        /* STEPFLOW_WORKFLOW_RETENTION_S, 7 days */
     int64_t wf_inline_bytes;       /* STEPFLOW_WORKFLOW_INLINE_BYTES, 64 KiB */
+    char metrics_host[256];        /* STEPFLOW_METRICS_LISTEN host, worker */
+    int metrics_port;              /* its port; -1 = no listener (default) */
+    char log_format[8];            /* STEPFLOW_LOG_FORMAT: "json" / "text" */
 } sf_config;
 
 /* Fills "cfg" with defaults, then the environment, then "argv" flags.

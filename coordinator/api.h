@@ -11,6 +11,15 @@
 
 #include "http.h"
 
+/* GET /metrics: Prometheus text exposition, no auth (metrics_api.c) */
+void sf_api_metrics(sf_coord *c, struct evhttp_request *req, const char *tail);
+/* GET /v2/stats: queues, DLQ counts by state, workers, per-minute figures
+ * (stats_api.c; a stepflow extension the dashboard and the CLI read) */
+void sf_api_stats(sf_coord *c, struct evhttp_request *req, const char *tail);
+/* GET / and GET /ui/{asset}: the dashboard's embedded static files, no auth
+ * (the page asks for the API token; ui.c) */
+void sf_api_ui(sf_coord *c, struct evhttp_request *req, const char *tail);
+
 /* POST /v2/publish/{destination} */
 void sf_api_publish(sf_coord *c, struct evhttp_request *req, const char *tail);
 /* POST /v2/batch */

@@ -57,6 +57,10 @@ static void readyz(sf_coord *c, struct evhttp_request *req, const char *t) {
 static const route routes[] = {
     {EVHTTP_REQ_GET, ROUTE_EXACT, "/healthz", 0, healthz},
     {EVHTTP_REQ_GET, ROUTE_EXACT, "/readyz", 0, readyz},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/metrics", 0, sf_api_metrics},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/", 0, sf_api_ui},
+    {EVHTTP_REQ_GET, ROUTE_REST, "/ui/", 0, sf_api_ui},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/stats", 1, sf_api_stats},
     {EVHTTP_REQ_GET, ROUTE_SEGMENT, "/v2/flowControl/", 1,
      sf_api_flow_control_get},
     {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/keys", 1, sf_api_keys_get},

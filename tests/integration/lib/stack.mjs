@@ -430,6 +430,7 @@ class Stack {
       STEPFLOW_TOKEN: this.token,
       STEPFLOW_CLAIM_IDLE_MS: '1500',
       STEPFLOW_LOG_LEVEL: process.env.STEPFLOW_TEST_LOG_LEVEL || 'debug',
+      STEPFLOW_LOG_FORMAT: process.env.STEPFLOW_TEST_LOG_FORMAT || 'text',
       ...this.env,
     };
   }
@@ -478,7 +479,7 @@ class Stack {
     const name = `worker${this.nWorkers}`;
     const consumer = `${name}-${this.prefix}`;
     const p = new Proc(name, 'stepflow-worker', {
-      ...this.baseEnv(), STEPFLOW_LISTEN: `127.0.0.1:${port}`,
+      ...this.baseEnv(), STEPFLOW_METRICS_LISTEN: `127.0.0.1:${port}`,
       STEPFLOW_CONSUMER: consumer, ...this.workerEnv, ...extra,
     }, this.logDir);
     p.url = `http://127.0.0.1:${port}`;

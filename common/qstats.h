@@ -1,0 +1,62 @@
+/* qstats.h - the cluster-wide figures both processes report: queue backlog,
+ * pending, oldest pending age, delayed set, DLQ size by failure-callback
+ * state, workflow runs, live workers.
+ *
+ * They are read from Redis, not counted in a process, so every coordinator
+ * and every worker reports the same numbers (aggregate them with max(), not
+ * sum()).  sf_qstats_fetch() sends the reads as plain pipelined commands on
+ * one connection (no script: the keys live in several hash slots) and calls
+ * back once with every figure, or with an error text.
+ *
+ * Reads per fetch: XINFO GROUPS + XLEN + XPENDING (summary) + ZCARD of the
+ * delayed set for each of the two queues, ZCARD of the DLQ's all-entries
+ * index and of its five state indexes, ZCARD of the running and failed
+ * runs, ZCOUNT of the workers seen in the last SF_WORKER_ALIVE_MS. */
+#ifndef SF_QSTATS_H
+#define SF_QSTATS_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "rconn.h"
+
+#define SF_WORKER_ALIVE_MS 15000 /* a worker is alive if it beat this recently */
+#define SF_HEARTBEAT_MS 5000     /* workers' heartbeat period */
+#define SF_STATS_MINUTE_TTL_S 7200 /* per-minute buckets are kept 2 h */
+
+/* The failure-callback states of DLQ entries, in this order everywhere
+ * (index suffixes P:{dlq}:idx:state:<name>). */
+enum { SF_CBSTATE_INPROGRESS, SF_CBSTATE_SUCCESS, SF_CBSTATE_FAIL,
+       SF_CBSTATE_CANCELED, SF_CBSTATE_NONE, SF_CBSTATE_COUNT };
+extern const char *const sf_cbstate_names[SF_CBSTATE_COUNT];
+
+typedef struct sf_qstats_queue {
+    int64_t length;         /* XLEN: entries in the stream */
+    int64_t backlog;        /* the group's lag: entries not read yet */
+    int64_t pending;        /* read by a worker, not acknowledged yet */
+    int64_t oldest_pending_ms; /* age of the oldest pending entry (now - its
+                                  id's time), 0 when none is pending */
+    int64_t delayed;        /* ZCARD of the delayed set (delays, backoff) */
+} sf_qstats_queue;
+
+typedef struct sf_qstats {
+    int64_t at_ms;          /* when the figures were read (local clock) */
+    sf_qstats_queue msg;    /* P:{msg}: the message queue */
+    sf_qstats_queue cb;     /* P:{dlq}:cb: the failure-callback queue */
+    int64_t dlq_total;      /* ZCARD P:{dlq}:idx:all */
+    int64_t dlq_by_state[SF_CBSTATE_COUNT];
+    int64_t wf_running;     /* ZCARD P:{wf}:running */
+    int64_t wf_failed;      /* ZCARD P:{wf}:failed */
+    int64_t workers_alive;  /* ZCOUNT P:{stats}:workers (now-15 s, +inf) */
+} sf_qstats;
+
+/* Called once: "s" on success (valid during the call), else "err" says
+ * why (Redis down, an error reply). */
+typedef void sf_qstats_fn(const sf_qstats *s, const char *err, void *arg);
+
+/* Starts one fetch on "c" for key prefix "prefix".  SF_AGAIN when the
+ * connection is down (fn is then not called). */
+sf_status sf_qstats_fetch(sf_rconn *c, const char *prefix, sf_qstats_fn *fn,
+                          void *arg);
+
+#endif
