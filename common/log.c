@@ -1,13 +1,16 @@
 /* log.c - one line per event on stderr.
  *
- * A line is `ts=<UTC ISO-8601 with ms> level=<name> ` followed by the
- * caller's text.  Control characters in the text (a newline inside a value)
- * are escaped so one event stays one line.  The line is built in a local
- * buffer and written with one write(2), so lines of concurrent processes
- * sharing a terminal or a file do not interleave. */
+ * Text: `ts=<UTC ISO-8601 with ms> level=<name> ` followed by the caller's
+ * text.  Control characters in the text (a newline inside a value) are
+ * escaped so one event stays one line.
+ * JSON: the caller's logfmt text is split into its event and key=value
+ * pairs and written as one object with jansson (which does the escaping).
+ * Either way the line is written with one write(2), so lines of concurrent
+ * processes sharing a terminal or a file do not interleave. */
 #include "log.h"
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 sf_log_level sf_log_min_level = SF_LOG_INFO;
+static int log_json = 1;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
@@ -36,18 +40,34 @@ int sf_log_set_level(const char *name) {
     return -1;
 }
 
-/* Writes "ts=... level=... " into "out" (at least 64 bytes); returns its
- * length. */
-static size_t format_prefix(char *out, size_t size, sf_log_level level) {
+int sf_log_set_format(const char *name) {
+    if (name && strcasecmp(name, "json") == 0)
+        log_json = 1;
+    else if (name && strcasecmp(name, "text") == 0)
+        log_json = 0;
+    else
+        return -1;
+    return 0;
+}
+
+/* UTC time with milliseconds, "2026-11-29T10:00:00.123Z". */
+static void format_time(char *out, size_t size) {
     struct timespec ts;
     struct tm tm;
-    char when[32];
+    char when[24];
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, size, "%s.%03ldZ", when, (long)(ts.tv_nsec / 1000000));
+}
+
+/* Writes "ts=... level=... " into "out" (at least 64 bytes); returns its
+ * length. */
+static size_t format_prefix(char *out, size_t size, sf_log_level level) {
+    char when[48];
+    format_time(when, sizeof(when));
     int lv = level < SF_LOG_DEBUG || level > SF_LOG_ERROR ? SF_LOG_ERROR : level;
-    int n = snprintf(out, size, "ts=%s.%03ldZ level=%s ", when,
-                     (long)(ts.tv_nsec / 1000000), level_names[lv]);
+    int n = snprintf(out, size, "ts=%s level=%s ", when, level_names[lv]);
     return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
 }
 
@@ -74,6 +94,118 @@ static char *copy_escaped(char *dst, char *end, const char *src) {
     return dst;
 }
 
+static void write_all(const char *w, size_t left) {
+    while (left > 0) { /* stderr is unbuffered; a short write is rare */
+        ssize_t k = write(STDERR_FILENO, w, left);
+        if (k <= 0) break;
+        w += k;
+        left -= (size_t)k;
+    }
+}
+
+/* A JSON string of "s[0..len)"; bytes that are not valid UTF-8 are kept as
+ * "\xNN" text (jansson refuses them). */
+static json_t *json_text(const char *s, size_t len) {
+    json_t *j = json_stringn(s, len);
+    if (j) return j;
+    char *esc = malloc(len * 4 + 1), *p = esc;
+    if (!esc) return json_string("");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            *p++ = (char)c;
+        } else {
+            snprintf(p, 5, "\\x%02x", c);
+            p += 4;
+        }
+    }
+    j = json_stringn(esc, (size_t)(p - esc));
+    free(esc);
+    return j ? j : json_string("");
+}
+
+/* A bare logfmt value as JSON: an integer that fits a double exactly
+ * becomes a number, anything else a string. */
+static json_t *json_bare(const char *s, size_t len) {
+    size_t i = s[0] == '-' ? 1 : 0;
+    if (len > i && len - i <= 15 && (len - i == 1 || s[i] != '0')) {
+        size_t d = i;
+        while (d < len && s[d] >= '0' && s[d] <= '9') d++;
+        if (d == len) return json_integer(strtoll(s, NULL, 10));
+    }
+    return json_text(s, len);
+}
+
+static int is_key_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+/* Adds the pairs of "s" (`key=value key="quoted \"value\""...`) to "o";
+ * returns -1 (o partly filled) if "s" is not logfmt. */
+static int parse_pairs(json_t *o, const char *s) {
+    char *val = NULL;
+    int rc = 0;
+    while (*s && rc == 0) {
+        while (*s == ' ') s++;
+        if (!*s) break;
+        const char *k = s;
+        while (is_key_char(*s)) s++;
+        if (s == k || *s != '=') return -1;
+        char key[64];
+        size_t klen = (size_t)(s - k) < sizeof(key) ? (size_t)(s - k)
+                                                     : sizeof(key) - 1;
+        memcpy(key, k, klen);
+        key[klen] = '\0';
+        s++;
+        if (*s == '"') { /* quoted: \" and \\ are escapes */
+            size_t cap = strlen(s), n = 0;
+            val = malloc(cap + 1);
+            if (!val) return -1;
+            for (s++; *s && *s != '"'; s++) {
+                if (*s == '\\' && (s[1] == '"' || s[1] == '\\')) s++;
+                val[n++] = *s;
+            }
+            if (*s != '"') rc = -1;
+            else s++;
+            json_object_set_new(o, key, json_text(val, n));
+            free(val);
+            val = NULL;
+        } else {
+            const char *v = s;
+            while (*s && *s != ' ') s++;
+            json_object_set_new(o, key, json_bare(v, (size_t)(s - v)));
+        }
+    }
+    return rc;
+}
+
+/* {"time","level","msg",...pairs} of "text"; NULL on allocation failure. */
+static char *json_line(sf_log_level level, const char *text) {
+    char when[48];
+    format_time(when, sizeof(when));
+    int lv = level < SF_LOG_DEBUG || level > SF_LOG_ERROR ? SF_LOG_ERROR : level;
+    json_t *o = json_object();
+    if (!o) return NULL;
+    json_object_set_new(o, "time", json_string(when));
+    json_object_set_new(o, "level", json_string(level_names[lv]));
+    size_t ev = strcspn(text, " ");
+    int logfmt = ev > 0 && memchr(text, '=', ev) == NULL;
+    for (size_t i = 0; logfmt && i < ev; i++)
+        logfmt = is_key_char(text[i]);
+    json_t *pairs = json_object();
+    if (logfmt && pairs && parse_pairs(pairs, text + ev) == 0) {
+        json_object_set_new(o, "msg", json_text(text, ev));
+        json_object_update_missing(o, pairs);
+    } else {
+        json_object_set_new(o, "msg", json_text(text, strlen(text)));
+    }
+    json_decref(pairs);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return line;
+}
+
 /* Formats one line (text over ~2 KiB is cut) and writes it at once. */
 void sf_log_write(sf_log_level level, const char *fmt, ...) {
     char text[2048];
@@ -83,17 +215,24 @@ void sf_log_write(sf_log_level level, const char *fmt, ...) {
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
 
+    if (log_json) {
+        char *j = json_line(level, text);
+        if (j) {
+            size_t n = strlen(j);
+            char *nl = realloc(j, n + 2);
+            if (nl) {
+                nl[n] = '\n';
+                write_all(nl, n + 1);
+                free(nl);
+                return;
+            }
+            free(j);
+        }
+    }
     size_t n = format_prefix(line, sizeof(line), level);
     char *p = copy_escaped(line + n, line + sizeof(line) - 1, text);
     *p++ = '\n';
-    const char *w = line;
-    size_t left = (size_t)(p - line);
-    while (left > 0) { /* stderr is unbuffered; a short write is rare */
-        ssize_t k = write(STDERR_FILENO, w, left);
-        if (k <= 0) break;
-        w += k;
-        left -= (size_t)k;
-    }
+    write_all(line, (size_t)(p - line));
 }
 
 static void libevent_log_cb(int severity, const char *msg) {

@@ -1,6 +1,11 @@
 /* log.h - one logging macro for the whole project.
  *
- * One line per event on stderr: `ts=... level=... msg="..." key=value ...`.
+ * Callers write `event key=value key="quoted value" ...` (logfmt).  One line
+ * per event goes to stderr, in one of two formats (sf_log_set_format):
+ *   json (default): {"time":"...","level":"info","msg":"event","key":value,...}
+ *                   values that are plain integers become JSON numbers; text
+ *                   that is not logfmt is kept whole as "msg"
+ *   text:           ts=... level=info event key=value ...
  * The level check happens before the arguments are evaluated.  libevent's and
  * libcurl's diagnostics are routed here by sf_log_hook_libevent(). */
 #ifndef SF_LOG_H
@@ -18,6 +23,9 @@ extern sf_log_level sf_log_min_level;
 /* Sets the minimum level from a name ("debug", "info", "warn", "error");
  * returns -1 on an unknown name. */
 int sf_log_set_level(const char *name);
+
+/* "json" or "text" (any case); returns -1 on an unknown name. */
+int sf_log_set_format(const char *name);
 
 /* Writes one line; "fmt" is the free text after the level, typically
  * `event key=value ...`. Use SF_LOG() instead of calling this directly. */

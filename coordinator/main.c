@@ -39,7 +39,7 @@ static void on_config_get(redisAsyncContext *ac, void *reply, void *privdata) {
         r->element[1]->type != REDIS_REPLY_STRING)
         return;
     if (strcmp(r->element[1]->str, "noeviction") != 0)
-        sf_warn("redis_maxmemory_policy policy=%s msg=\"Redis may evict stepflow's "
+        sf_warn("redis_maxmemory_policy policy=%s note=\"Redis may evict stepflow's "
                 "keys under memory pressure; set maxmemory-policy noeviction\"",
                 r->element[1]->str);
 }
@@ -93,7 +93,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     (void)what;
     app *a = arg;
     if (a->coord.stopping) return;
-    sf_info("shutdown signal=%d msg=\"draining\"", (int)sig);
+    sf_info("shutdown signal=%d note=draining", (int)sig);
     a->coord.stopping = 1;
     sf_http_stop_accepting(a->coord.http);
     sf_dlq_indexer_free(a->coord.indexer);
@@ -105,7 +105,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     evtimer_add(a->drain_ev, &tv);
 }
 
-static void dev_warning(void) {
+/* The banner in text logs; one warning object in JSON logs (which must stay
+ * one object per line). */
+static void dev_warning(const sf_config *cfg) {
+    if (strcmp(cfg->log_format, "text") != 0) {
+        sf_warn("dev_mode auth=off note=\"anyone who can reach this port can "
+                "publish messages and read or delete the DLQ; never use --dev "
+                "outside your own machine\"");
+        return;
+    }
     fprintf(stderr,
             "\n"
             "  ************************************************************\n"
@@ -134,8 +142,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "stepflow-coordinator: STEPFLOW_TOKEN is required (or --dev)\n");
         return 2;
     }
+    sf_log_set_format(cfg.log_format);
     sf_log_set_level(cfg.log_level);
-    if (cfg.dev) dev_warning();
+    if (cfg.dev) dev_warning(&cfg);
     signal(SIGPIPE, SIG_IGN);
 
     app a;

@@ -136,13 +136,13 @@ static void on_rerun(sf_coord *c, int status, const char *run_id, int64_t create
     rerun_ctx *x = arg;
     rerun_entry *e = &x->entries[x->next];
     if (status != 0) {
-        sf_warn("wf_rerun_failed dlq=%s run=%s status=%d err=\"%s\"", e->dlq_id,
+        sf_warn("wf_rerun_failed dlqId=%s runId=%s status=%d err=\"%s\"", e->dlq_id,
                 e->run_id, status, error ? error : "");
         fail(x, status, "%s", error ? error : "cannot create the new run");
         finish(x);
         return;
     }
-    sf_info("wf_rerun dlq=%s old=%s new=%s mode=%s", e->dlq_id, e->run_id, run_id,
+    sf_info("wf_rerun dlqId=%s runId=%s newRunId=%s mode=%s", e->dlq_id, e->run_id, run_id,
             x->resume ? "resume" : "restart");
     json_array_append_new(x->runs, json_pack("{s:s,s:I}", "workflowRunId", run_id,
                                              "workflowCreatedAt", (json_int_t)created_ms));

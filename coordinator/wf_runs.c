@@ -72,7 +72,7 @@ static void on_ended(redisAsyncContext *ac, void *reply, void *privdata) {
     end_ctx *x = privdata;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r) sf_warn("wf_finish_failed run=%s err=\"%s\"", x->run_id, r->str);
+        if (r) sf_warn("wf_finish_failed runId=%s err=\"%s\"", x->run_id, r->str);
         sf_http_reply_error(x->req, 503, "redis unavailable");
     } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
         sf_http_reply_json(x->req, 200, json_object());
@@ -220,7 +220,7 @@ static void on_steps(redisAsyncContext *ac, void *reply, void *privdata) {
     /* wf_log.lua: {state, response, {items}, {next}} */
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
         if (r && r->type == REDIS_REPLY_ERROR)
-            sf_warn("wf_steps_failed run=%s err=\"%s\"", x->run_id, r->str);
+            sf_warn("wf_steps_failed runId=%s err=\"%s\"", x->run_id, r->str);
         sf_http_reply_error(x->req, 503, "redis unavailable");
     } else if (r->element[0]->type != REDIS_REPLY_STRING) {
         sf_http_reply_error(x->req, 404, "workflow run %s not found", x->run_id);

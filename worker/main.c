@@ -41,6 +41,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "stepflow-worker: %s\n", err.msg);
         return 2;
     }
+    sf_log_set_format(cfg.log_format);
     if (sf_log_set_level(cfg.log_level) != 0) {
         fprintf(stderr, "stepflow-worker: unknown log level %s\n",
                 cfg.log_level);

@@ -30,6 +30,7 @@ static char *capture(void (*fn)(void)) {
 }
 
 static void write_some(void) {
+    sf_log_set_format("text");
     sf_log_set_level("info");
     sf_debug("hidden %d", side_effect());
     sf_info("delivered id=%s status=%d", "msg_1", 200);
@@ -69,6 +70,7 @@ static void test_set_level(void) {
 }
 
 static void long_line(void) {
+    sf_log_set_format("text");
     char big[9000];
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -84,5 +86,55 @@ static void test_long_line_truncated(void) {
     free(out);
 }
 
+static void write_json(void) {
+    sf_log_set_format("json");
+    sf_log_set_level("info");
+    sf_debug("hidden %d", side_effect());
+    sf_info("dlq messageId=%s dlqId=%s status=%d attempt=%d reason=\"%s\" "
+            "neg=-3 big=12345678901234567 zero=007 empty=",
+            "msg_1", "dlq_2", 500, 3, "said \\\"no\\\" twice");
+    sf_warn("assertion failed: free text, not logfmt");
+    sf_error("bad_utf8 value=\"\xff\xfe\" line=\"a\nb\"");
+    sf_info("unterminated key=\"oops");
+    sf_log_set_format("text");
+}
+
+static void test_json(void) {
+    evaluated = 0;
+    char *out = capture(write_json);
+    CHECK_INT(evaluated, 0);
+    char *save = NULL;
+    char *l1 = strtok_r(out, "\n", &save);
+    char *l2 = strtok_r(NULL, "\n", &save);
+    char *l3 = strtok_r(NULL, "\n", &save);
+    char *l4 = strtok_r(NULL, "\n", &save);
+    CHECK(strtok_r(NULL, "\n", &save) == NULL);
+    CHECK(l1 && l2 && l3 && l4);
+    if (!l1 || !l2 || !l3 || !l4) {
+        free(out);
+        return;
+    }
+    /* {"time":"2026-11-29T10:00:00.123Z","level":"info","msg":"dlq",...} */
+    CHECK(strncmp(l1, "{\"time\":\"", 9) == 0 && l1[9 + 23] == 'Z');
+    CHECK(strstr(l1, "\"level\":\"info\",\"msg\":\"dlq\",\"messageId\":"
+                     "\"msg_1\",\"dlqId\":\"dlq_2\",\"status\":500,"
+                     "\"attempt\":3,\"reason\":\"said \\\"no\\\" twice\","
+                     "\"neg\":-3,\"big\":\"12345678901234567\","
+                     "\"zero\":\"007\",\"empty\":\"\"}") != NULL);
+    CHECK(strstr(l2, "\"level\":\"warn\",\"msg\":\"assertion failed: free "
+                     "text, not logfmt\"}") != NULL);
+    CHECK(strstr(l3, "\"msg\":\"bad_utf8\",\"value\":\"\\\\xff\\\\xfe\","
+                     "\"line\":\"a\\nb\"}") != NULL);
+    CHECK(strstr(l4, "\"msg\":\"unterminated key=\\\"oops\"}") != NULL);
+    free(out);
+}
+
+static void test_set_format(void) {
+    CHECK_INT(sf_log_set_format("JSON"), 0);
+    CHECK_INT(sf_log_set_format("text"), 0);
+    CHECK_INT(sf_log_set_format("xml"), -1);
+    CHECK_INT(sf_log_set_format(NULL), -1);
+}
+
 TEST_MAIN(T(test_format_and_levels), T(test_set_level),
-          T(test_long_line_truncated))
+          T(test_long_line_truncated), T(test_json), T(test_set_format))
