@@ -187,9 +187,11 @@ int main(int argc, char **argv) {
     sf_info("listening addr=%s:%d redis=%s:%d prefix=%s auth=%s", cfg.listen_host,
             sf_http_port(c->http), cfg.redis.host, cfg.redis.port, cfg.prefix,
             cfg.dev ? "off" : "on");
-    printf("stepflow-coordinator listening on http://%s:%d\n", cfg.listen_host,
-           sf_http_port(c->http));
-    fflush(stdout);
+    if (strcmp(cfg.log_format, "text") == 0) { /* JSON: the log line says it */
+        printf("stepflow-coordinator listening on http://%s:%d\n",
+               cfg.listen_host, sf_http_port(c->http));
+        fflush(stdout);
+    }
 
     event_base_dispatch(c->base);
 
