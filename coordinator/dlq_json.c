@@ -126,6 +126,15 @@ json_t *sf_dlq_entry_json(const char **fields, const size_t *flen,
         if ((i = find(fields, n, "callbackResponseHeader")) >= 0)
             json_object_set_new(info, "responseHeaders",
                                 parse_json(values[i], vlen[i], json_object()));
+        if ((i = find(fields, n, "callbackRetried")) >= 0) /* attempts used */
+            set_int(info, "attempts", values[i]);
+        if ((i = find(fields, n, "callbackUpdatedAt")) >= 0)
+            set_int(info, "updatedAt", values[i]);
+        /* The failed attempts of the current run, oldest first (last 10):
+         * [{error, body, headers, status, time}]. */
+        if ((i = find(fields, n, "callbackErrors")) >= 0)
+            json_object_set_new(info, "errors",
+                                parse_json(values[i], vlen[i], json_array()));
         json_object_set_new(o, "failureCallbackInfo", info);
     }
     return o;

@@ -76,6 +76,12 @@ test('endpoint and callback both fail: 3 + 3 calls, entry ends in CALLBACK_FAIL'
   assert.equal(Number(e.responseStatus), 500);
   assert.equal(Number(e.failureCallbackInfo.responseStatus), 500);
   assert.equal(e.failureCallback, `${ep.url}/cb`);
+  // One error per failed callback attempt, oldest first, with the response.
+  const errs = e.failureCallbackInfo.errors;
+  assert.ok(Array.isArray(errs), JSON.stringify(e.failureCallbackInfo));
+  assert.equal(errs.length, 3);
+  for (const x of errs) assert.equal(Number(x.status), 500, JSON.stringify(x));
+  assert.equal(Number(e.failureCallbackInfo.attempts), 3);
 
   await waitFor(async () => (await stack.dlqList('failureFunctionState=CALLBACK_FAIL'))
     .some((m) => m.dlqId === state.dlqId),

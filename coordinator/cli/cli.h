@@ -1,0 +1,137 @@
+/* cli.h - what the `stepflow` commands share: the parsed command line,
+ * the context (coordinator URL, token, --json), the command table entry,
+ * exit codes, and the helpers every command uses to build a request, map
+ * its outcome to an exit code and print errors the same way.
+ *
+ * Error output: usage errors are one line "stepflow: <what> (see
+ * `stepflow <cmd> --help`)" and exit 2; everything else is one line
+ * "error: <what>" on stderr.  With --json a failed API call still prints
+ * the API's JSON error body on stdout.
+ *
+ * Ownership: sf_cli_args points into argv (never freed); strings the
+ * helpers return are malloc'd for the caller unless they say otherwise. */
+#ifndef SF_CLI_H
+#define SF_CLI_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "util.h"
+
+/* Exit codes (documented in `stepflow --help`). */
+#define SF_EXIT_OK 0
+#define SF_EXIT_ERROR 1    /* the API answered an error, or the coordinator
+                              (or Redis) could not be reached */
+#define SF_EXIT_USAGE 2    /* bad command line */
+#define SF_EXIT_NOTFOUND 3 /* the id asked for does not exist */
+
+#define SF_CLI_MAX_OPTS 128
+#define SF_CLI_MAX_POS 128
+
+/* One option a command accepts. */
+typedef struct sf_cli_opt {
+    const char *name; /* "--body" */
+    int has_arg;
+} sf_cli_opt;
+
+/* The command line after parsing: options in order, then positionals. */
+typedef struct sf_cli_args {
+    const char *opt_name[SF_CLI_MAX_OPTS];
+    const char *opt_val[SF_CLI_MAX_OPTS]; /* NULL for flags */
+    int opt_global[SF_CLI_MAX_OPTS];      /* 1 if matched as a global option */
+    int n_opts;
+    const char *pos[SF_CLI_MAX_POS];
+    int n_pos;
+} sf_cli_args;
+
+/* Settings shared by every command. */
+typedef struct sf_cli_ctx {
+    const char *url;   /* coordinator base URL (borrowed: env or argv) */
+    const char *token; /* borrowed; NULL = none */
+    int json;          /* --json: machine-readable output */
+    const char *cmd;   /* "dlq list", ... for messages */
+    sf_cli_api api;    /* ready when the command talks to the API */
+} sf_cli_ctx;
+
+typedef int sf_cli_run_fn(sf_cli_ctx *ctx, const sf_cli_args *a);
+
+/* One command: `stepflow <group> <name>` (group NULL: `stepflow <name>`). */
+typedef struct sf_cli_command {
+    const char *group;      /* "dlq", "runs", or NULL */
+    const char *name;       /* "list" */
+    const sf_cli_opt *opts; /* NULL-terminated */
+    const char *usage;      /* printed by --help */
+    int uses_api;           /* 0: no HTTP client (inspect) */
+    sf_cli_run_fn *run;
+} sf_cli_command;
+
+/* The commands of each file, each table ended by a {NULL, NULL} entry. */
+extern const sf_cli_command sf_cli_publish_commands[]; /* cmd_publish.c */
+extern const sf_cli_command sf_cli_dlq_commands[];     /* cmd_dlq.c */
+extern const sf_cli_command sf_cli_runs_commands[];    /* cmd_runs.c */
+extern const sf_cli_command sf_cli_stats_commands[];   /* cmd_stats.c */
+extern const sf_cli_command sf_cli_inspect_commands[]; /* cmd_inspect.c */
+
+/* ---- command line ---- */
+
+/* Prints "stepflow: <message> (see `stepflow <cmd> --help`)" on stderr and
+ * returns SF_EXIT_USAGE. */
+int sf_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "error: <message>" on stderr and returns "code". */
+int sf_cli_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The last value given for the command option "name", or NULL ("" for a
+ * flag that is present).  Borrowed from argv. */
+const char *sf_cli_opt_get(const sf_cli_args *a, const char *name);
+
+/* Parses a whole non-negative decimal number up to "max"; 0 on success. */
+int sf_cli_parse_uint(const char *s, long long max, long long *out);
+
+/* Reads --count (1.."max") into "*out" (0 when absent).  Returns 0 or
+ * SF_EXIT_USAGE (message printed). */
+int sf_cli_count_opt(const sf_cli_ctx *ctx, const sf_cli_args *a,
+                     long long max, long long *out);
+
+/* Reads all of "path" ("-" = stdin) into a malloc'd buffer, or NULL with
+ * errno set. */
+char *sf_cli_read_file(const char *path, size_t *len_out);
+
+/* ---- requests ---- */
+
+/* Appends "name=<percent-encoded value>" to the path or query in "q"
+ * ('?' before the first parameter, '&' after). */
+void sf_cli_query_add(sf_buf *q, const char *name, const char *value);
+
+/* Returns malloc'd "<prefix><percent-encoded id>" (NULL when out of
+ * memory). */
+char *sf_cli_id_path(const char *prefix, const char *id);
+
+/* Sends one request (see sf_cli_api_request) and maps its outcome:
+ * returns -1 on a 2xx (the caller reads "rep"), else the exit code after
+ * printing the error.  A 404 with "what" set (e.g. "dlq entry 'x'") prints
+ * "error: <what> not found" and returns SF_EXIT_NOTFOUND.  "rep" is
+ * always filled; the caller cleans it up. */
+int sf_cli_call(sf_cli_ctx *ctx, const char *method, const char *path,
+                const sf_cli_headers *headers, const void *body,
+                size_t body_len, const char *what, sf_cli_reply *rep);
+
+/* Prints the reply body (--json) with a trailing newline. */
+void sf_cli_print_raw(const sf_cli_reply *rep);
+
+/* Prints "v" as one line of compact JSON and decrefs it. */
+void sf_cli_print_json(json_t *v);
+
+/* "error: unexpected reply from the coordinator: <what> (HTTP n)";
+ * returns SF_EXIT_ERROR. */
+int sf_cli_bad_reply(const sf_cli_reply *rep, const char *what);
+
+/* Folds the outcome of one item of a multi-item command into the exit
+ * code so far: an error (1) wins over not found (3), which wins over 0. */
+int sf_cli_worst(int so_far, int rc);
+
+#endif

@@ -1,0 +1,653 @@
+/* cmd_inspect.c - `stepflow inspect`: what an operator would piece
+ * together with redis-cli, read straight from Redis (no coordinator
+ * needed): both queues' streams (length, consumer groups with lag and
+ * pending, consumers, the oldest pending entries), delayed sets and the
+ * next due message, the DLQ indexes, workflow runs, flow-control keys,
+ * live workers (their heartbeats) and whether signing keys are set (never
+ * their values).
+ *
+ * Read-only and blocking: one hiredis connection (STEPFLOW_REDIS_URL,
+ * sf_redis_url_parse), plain commands one after the other.  Each figure
+ * is kept with the exact redis-cli command that shows it (the connection
+ * flags, the prefix filled in, every argument shell-quoted), as the
+ * document {"value": ..., "command": "redis-cli ..."} that --json prints
+ * and output.c's sf_out_inspect renders.  A failed command becomes that
+ * figure's "error"; a lost connection ends the command with exit 1. */
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "keys.h"
+#include "output.h"
+#include "qstats.h"
+
+#define XPENDING_SHOWN "10" /* oldest pending entries shown per group */
+#define FC_KEYS_MAX 1000    /* flow-control keys read at most */
+#define WORKERS_MAX 1000    /* workers read at most */
+
+static const sf_cli_opt inspect_opts[] = {
+    {"--redis-url", 1}, {"--prefix", 1}, {NULL, 0}};
+
+static const char usage_inspect[] =
+    "usage: stepflow inspect [--redis-url URL] [--prefix P]\n"
+    "\n"
+    "Reads Redis directly (read-only) and prints, next to each figure, the\n"
+    "redis-cli command behind it: per queue (messages, failure callbacks)\n"
+    "the stream length, consumer groups (lag, pending, last delivered id,\n"
+    "entries read), consumers (pending, idle), the 10 oldest pending entries,\n"
+    "the delayed set and the next message due; the DLQ index sizes per\n"
+    "failure-callback state and the indexer's backlog; workflow runs kept,\n"
+    "running, failed and finished; flow-control keys (limits, in flight,\n"
+    "waiting); the workers' heartbeats; whether signing keys are set.\n"
+    "\n"
+    "  --redis-url URL   redis://[user:password@]host:port[/db]\n"
+    "                    (env STEPFLOW_REDIS_URL, default "
+    "redis://127.0.0.1:6379)\n"
+    "  --prefix P        key prefix (env STEPFLOW_PREFIX, default stepflow)\n"
+    "\n"
+    "With --json: every figure as {\"value\": ..., \"command\": "
+    "\"redis-cli ...\"}.\n"
+    "Exit 1 when Redis cannot be reached.\n";
+
+/* One inspection: the connection and how redis-cli reaches the same
+ * server. */
+typedef struct insp {
+    redisContext *c;        /* owned */
+    const char *prefix;     /* borrowed */
+    char cli[700];          /* "redis-cli [-h H -p P] [-n DB] [--user U]..." */
+    int lost;               /* the connection failed: stop */
+    char lost_err[256];
+} insp;
+
+/* "P:<rest>" into "out". */
+static void key(const insp *x, const char *rest, char *out, size_t size) {
+    snprintf(out, size, "%s:%s", x->prefix, rest);
+}
+
+/* The redis-cli line for argv (malloc'd). */
+static char *cli_line(const insp *x, int argc, const char **argv) {
+    sf_buf b;
+    sf_buf_init(&b);
+    sf_buf_appends(&b, x->cli);
+    for (int i = 0; i < argc; i++) {
+        char *w = sf_out_shell_word(argv[i]);
+        sf_buf_appendf(&b, " %s", w ? w : "''");
+        free(w);
+    }
+    return sf_buf_take(&b, NULL);
+}
+
+/* Runs argv.  Returns the reply (caller frees; may be an error reply) and
+ * "*line" = its redis-cli command (malloc'd), or NULL when the connection
+ * is lost (x->lost set; "*line" NULL). */
+static redisReply *run(insp *x, char **line, int argc, const char **argv) {
+    *line = NULL;
+    if (x->lost) return NULL;
+    redisReply *r = redisCommandArgv(x->c, argc, argv, NULL);
+    if (!r) {
+        x->lost = 1;
+        snprintf(x->lost_err, sizeof(x->lost_err), "%s",
+                 x->c->errstr[0] ? x->c->errstr : "connection lost");
+        return NULL;
+    }
+    *line = cli_line(x, argc, argv);
+    return r;
+}
+
+/* {"value": value, "command": line}; takes both. */
+static json_t *fig_new(json_t *value, char *line) {
+    json_t *f = json_object();
+    json_object_set_new(f, "value", value ? value : json_null());
+    json_object_set_new(f, "command", json_string(line ? line : ""));
+    free(line);
+    return f;
+}
+
+/* The figure of an error reply. */
+static json_t *fig_error(const redisReply *r, char *line) {
+    json_t *f = fig_new(NULL, line);
+    json_object_set_new(f, "error", json_string(r->str ? r->str : "error"));
+    return f;
+}
+
+/* A command answering an integer (XLEN, ZCARD, LLEN, HEXISTS as a bool
+ * when "as_bool"). */
+static json_t *fig_int(insp *x, int as_bool, int argc, const char **argv) {
+    char *line;
+    redisReply *r = run(x, &line, argc, argv);
+    json_t *f;
+    if (!r) return NULL;
+    if (r->type == REDIS_REPLY_INTEGER)
+        f = fig_new(as_bool ? json_boolean(r->integer != 0)
+                            : json_integer(r->integer),
+                    line);
+    else if (r->type == REDIS_REPLY_ERROR)
+        f = fig_error(r, line);
+    else
+        f = fig_new(NULL, line);
+    freeReplyObject(r);
+    return f;
+}
+
+/* A bulk string reply element as a JSON string (NULL for nil/others). */
+static json_t *str_of(const redisReply *e) {
+    if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS)
+        return json_stringn(e->str, e->len);
+    return NULL;
+}
+
+/* An element as a JSON integer: integers, numeric strings; else null. */
+static json_t *int_of(const redisReply *e) {
+    int64_t v;
+    if (e->type == REDIS_REPLY_INTEGER) return json_integer(e->integer);
+    if (e->type == REDIS_REPLY_STRING && sf_parse_i64(e->str, e->len, &v) == 0)
+        return json_integer(v);
+    return json_null();
+}
+
+/* A flat [k1, v1, k2, v2] reply as an object: integers as numbers,
+ * strings as strings, anything else as null. */
+static json_t *pairs_object(const redisReply *r) {
+    json_t *o = json_object();
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements;
+         i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING && k->type != REDIS_REPLY_STATUS)
+            continue;
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", (int)k->len, k->str);
+        json_t *jv = v->type == REDIS_REPLY_INTEGER ? json_integer(v->integer)
+                                                    : str_of(v);
+        json_object_set_new(o, name, jv ? jv : json_null());
+    }
+    return o;
+}
+
+/* ---- streams ---- */
+
+/* XINFO CONSUMERS <stream> <group> */
+static json_t *consumers_fig(insp *x, const char *stream, const char *group) {
+    const char *argv[] = {"XINFO", "CONSUMERS", stream, group};
+    char *line;
+    redisReply *r = run(x, &line, 4, argv);
+    if (!r) return NULL;
+    if (r->type == REDIS_REPLY_ERROR) {
+        json_t *f = fig_error(r, line);
+        freeReplyObject(r);
+        return f;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        json_t *c = pairs_object(r->element[i]);
+        json_t *o = json_pack("{s:O?,s:O?,s:O?}", "name",
+                              json_object_get(c, "name"), "pending",
+                              json_object_get(c, "pending"), "idleMs",
+                              json_object_get(c, "idle"));
+        json_decref(c);
+        if (o) json_array_append_new(list, o);
+    }
+    freeReplyObject(r);
+    return fig_new(list, line);
+}
+
+/* XPENDING <stream> <group> - + 10: id, consumer, idle ms, deliveries. */
+static json_t *pending_fig(insp *x, const char *stream, const char *group) {
+    const char *argv[] = {"XPENDING", stream, group, "-", "+", XPENDING_SHOWN};
+    char *line;
+    redisReply *r = run(x, &line, 6, argv);
+    if (!r) return NULL;
+    if (r->type == REDIS_REPLY_ERROR) {
+        json_t *f = fig_error(r, line);
+        freeReplyObject(r);
+        return f;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 4) continue;
+        json_t *id = str_of(e->element[0]), *who = str_of(e->element[1]);
+        json_array_append_new(list,
+                              json_pack("{s:o,s:o,s:o,s:o}", "id",
+                                        id ? id : json_null(), "consumer",
+                                        who ? who : json_null(), "idleMs",
+                                        int_of(e->element[2]), "deliveries",
+                                        int_of(e->element[3])));
+    }
+    freeReplyObject(r);
+    return fig_new(list, line);
+}
+
+/* XINFO GROUPS <stream>, each group with its consumers and oldest pending
+ * entries when "details".  A stream not created yet has no groups. */
+static json_t *groups_fig(insp *x, const char *stream, int details) {
+    const char *argv[] = {"XINFO", "GROUPS", stream};
+    char *line;
+    redisReply *r = run(x, &line, 3, argv);
+    if (!r) return NULL;
+    if (r->type == REDIS_REPLY_ERROR && r->str && !strstr(r->str, "no such key")) {
+        json_t *f = fig_error(r, line);
+        freeReplyObject(r);
+        return f;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        json_t *g = pairs_object(r->element[i]);
+        json_t *o = json_object();
+        json_object_set(o, "name", json_object_get(g, "name"));
+        json_object_set(o, "consumers", json_object_get(g, "consumers"));
+        json_object_set(o, "pending", json_object_get(g, "pending"));
+        json_object_set(o, "lag", json_object_get(g, "lag"));
+        json_object_set(o, "lastDeliveredId",
+                        json_object_get(g, "last-delivered-id"));
+        json_object_set(o, "entriesRead", json_object_get(g, "entries-read"));
+        /* Keys missing from older servers come as JSON null. */
+        const char *name = json_string_value(json_object_get(g, "name"));
+        if (details && name) {
+            json_t *cf = consumers_fig(x, stream, name);
+            json_t *pf = pending_fig(x, stream, name);
+            if (cf) json_object_set_new(o, "consumerList", cf);
+            if (pf) json_object_set_new(o, "oldestPending", pf);
+        }
+        json_decref(g);
+        json_array_append_new(list, o);
+    }
+    freeReplyObject(r);
+    return fig_new(list, line);
+}
+
+/* ZRANGE <delayed> 0 0 WITHSCORES: the next message due, or null. */
+static json_t *next_due_fig(insp *x, const char *delayed) {
+    const char *argv[] = {"ZRANGE", delayed, "0", "0", "WITHSCORES"};
+    char *line;
+    redisReply *r = run(x, &line, 5, argv);
+    if (!r) return NULL;
+    json_t *f;
+    if (r->type == REDIS_REPLY_ERROR) {
+        f = fig_error(r, line);
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+        json_t *id = str_of(r->element[0]);
+        f = fig_new(json_pack("{s:o,s:o}", "id", id ? id : json_null(),
+                              "dueAt", int_of(r->element[1])),
+                    line);
+    } else {
+        f = fig_new(json_null(), line);
+    }
+    freeReplyObject(r);
+    return f;
+}
+
+static json_t *queue_doc(insp *x, const char *name, sf_queue_id q) {
+    sf_queue_keys k;
+    sf_keys_queue(x->prefix, q, &k);
+    const char *xlen[] = {"XLEN", k.stream};
+    const char *zcard[] = {"ZCARD", k.delayed};
+    json_t *o = json_pack("{s:s,s:s,s:s}", "name", name, "stream", k.stream,
+                          "delayedKey", k.delayed);
+    json_object_set_new(o, "length", fig_int(x, 0, 2, xlen));
+    json_object_set_new(o, "groups", groups_fig(x, k.stream, 1));
+    json_object_set_new(o, "delayed", fig_int(x, 0, 2, zcard));
+    json_object_set_new(o, "nextDue", next_due_fig(x, k.delayed));
+    return o;
+}
+
+/* ---- the rest ---- */
+
+static json_t *zcard_fig(insp *x, const char *rest) {
+    char k[SF_KEY_MAX];
+    key(x, rest, k, sizeof(k));
+    const char *argv[] = {"ZCARD", k};
+    return fig_int(x, 0, 2, argv);
+}
+
+static json_t *dlq_doc(insp *x) {
+    static const char *const states[] = {"CALLBACK_INPROGRESS",
+                                         "CALLBACK_SUCCESS", "CALLBACK_FAIL",
+                                         "CALLBACK_CANCELED", "NONE"};
+    char rest[128], events[SF_KEY_MAX];
+    json_t *by = json_object();
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        snprintf(rest, sizeof(rest), "{dlq}:idx:state:%s", states[i]);
+        json_object_set_new(by, states[i], zcard_fig(x, rest));
+    }
+    sf_keys_dlq_events(x->prefix, events, sizeof(events));
+    const char *xlen[] = {"XLEN", events};
+    json_t *ev = json_object();
+    json_object_set_new(ev, "stream", json_string(events));
+    json_object_set_new(ev, "length", fig_int(x, 0, 2, xlen));
+    json_object_set_new(ev, "groups", groups_fig(x, events, 0));
+    json_t *o = json_object();
+    json_object_set_new(o, "total", zcard_fig(x, "{dlq}:idx:all"));
+    json_object_set_new(o, "byState", by);
+    json_object_set_new(o, "events", ev);
+    return o;
+}
+
+static json_t *workflows_doc(insp *x) {
+    json_t *o = json_object();
+    json_object_set_new(o, "runs", zcard_fig(x, "{wf}:runs"));
+    json_object_set_new(o, "running", zcard_fig(x, "{wf}:running"));
+    json_object_set_new(o, "failed", zcard_fig(x, "{wf}:failed"));
+    json_object_set_new(o, "expiring", zcard_fig(x, "{wf}:expire"));
+    return o;
+}
+
+/* One flow-control key K: HGETALL conf, ZCARD run, LLEN wait. */
+static json_t *fc_key_doc(insp *x, const char *fc_prefix, const char *k) {
+    char conf[SF_KEY_MAX], runk[SF_KEY_MAX], wait[SF_KEY_MAX];
+    snprintf(conf, sizeof(conf), "%sconf:%s", fc_prefix, k);
+    snprintf(runk, sizeof(runk), "%srun:%s", fc_prefix, k);
+    snprintf(wait, sizeof(wait), "%swait:%s", fc_prefix, k);
+    const char *hg[] = {"HGETALL", conf};
+    const char *zc[] = {"ZCARD", runk};
+    const char *ll[] = {"LLEN", wait};
+    char *line;
+    json_t *o = json_pack("{s:s}", "key", k);
+    redisReply *r = run(x, &line, 2, hg);
+    if (r) {
+        json_object_set_new(o, "config", r->type == REDIS_REPLY_ERROR
+                                             ? fig_error(r, line)
+                                             : fig_new(pairs_object(r), line));
+        freeReplyObject(r);
+    }
+    json_object_set_new(o, "inflight", fig_int(x, 0, 2, zc));
+    json_object_set_new(o, "waiting", fig_int(x, 0, 2, ll));
+    return o;
+}
+
+/* SCAN for P:{msg}:fc:conf:* (what `redis-cli --scan --pattern` does). */
+static json_t *flow_control_doc(insp *x) {
+    char fc_prefix[SF_KEY_MAX], pattern[SF_KEY_MAX + 8], wake[SF_KEY_MAX + 8];
+    sf_keys_fc_prefix(x->prefix, fc_prefix, sizeof(fc_prefix));
+    snprintf(pattern, sizeof(pattern), "%sconf:*", fc_prefix);
+    snprintf(wake, sizeof(wake), "%swake", fc_prefix);
+    size_t conf_len = strlen(fc_prefix) + strlen("conf:");
+    json_t *names = json_array();
+    char cursor[32] = "0";
+    do {
+        const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+        char *line;
+        redisReply *r = run(x, &line, 6, argv);
+        free(line);
+        if (!r) break;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING) {
+            freeReplyObject(r);
+            break;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        const redisReply *ks = r->element[1];
+        for (size_t i = 0; ks->type == REDIS_REPLY_ARRAY && i < ks->elements;
+             i++)
+            if (ks->element[i]->type == REDIS_REPLY_STRING &&
+                ks->element[i]->len > conf_len &&
+                json_array_size(names) < FC_KEYS_MAX)
+                /* a name that is not UTF-8 cannot be shown: skipped */
+                json_array_append_new(
+                    names, json_stringn(ks->element[i]->str + conf_len,
+                                        ks->element[i]->len - conf_len));
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+
+    json_t *keys = json_array();
+    for (size_t i = 0; !x->lost && i < json_array_size(names); i++) {
+        const char *k = json_string_value(json_array_get(names, i));
+        if (k) json_array_append_new(keys, fc_key_doc(x, fc_prefix, k));
+    }
+    json_decref(names);
+    sf_buf line;
+    sf_buf_init(&line);
+    char *pw = sf_out_shell_word(pattern);
+    sf_buf_appendf(&line, "%s --scan --pattern %s", x->cli, pw ? pw : "''");
+    free(pw);
+    const char *zc[] = {"ZCARD", wake};
+    json_t *o = json_object();
+    json_object_set_new(o, "keys", fig_new(keys, sf_buf_take(&line, NULL)));
+    json_object_set_new(o, "wake", fig_int(x, 0, 2, zc));
+    return o;
+}
+
+/* The workers' heartbeats: P:{stats}:workers (name -> last beat, ms) and
+ * each one's hash P:{stats}:worker:<name>. */
+static json_t *workers_doc(insp *x, int64_t now) {
+    char zset[SF_KEY_MAX], min[32];
+    key(x, "{stats}:workers", zset, sizeof(zset));
+    snprintf(min, sizeof(min), "%" PRId64, now - SF_WORKER_ALIVE_MS);
+    const char *zcount[] = {"ZCOUNT", zset, min, "+inf"};
+    const char *zrange[] = {"ZRANGE", zset, "0", "-1", "WITHSCORES"};
+    json_t *o = json_object();
+    json_object_set_new(o, "alive", fig_int(x, 0, 4, zcount));
+    char *line;
+    redisReply *r = run(x, &line, 5, zrange);
+    if (!r) return o;
+    if (r->type == REDIS_REPLY_ERROR) {
+        json_object_set_new(o, "list", fig_error(r, line));
+        freeReplyObject(r);
+        return o;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements &&
+                       json_array_size(list) < WORKERS_MAX;
+         i += 2) {
+        const redisReply *n = r->element[i];
+        if (n->type != REDIS_REPLY_STRING) continue;
+        int64_t last = 0;
+        json_t *seen = int_of(r->element[i + 1]);
+        if (json_is_integer(seen)) last = json_integer_value(seen);
+        char name[256], hkey[SF_KEY_MAX + 300];
+        snprintf(name, sizeof(name), "%.*s", (int)n->len, n->str);
+        snprintf(hkey, sizeof(hkey), "%s:{stats}:worker:%s", x->prefix, name);
+        const char *hg[] = {"HGETALL", hkey};
+        char *hline;
+        redisReply *h = run(x, &hline, 2, hg);
+        json_t *w = json_pack("{s:s,s:o,s:b}", "name", name, "lastSeen", seen,
+                              "alive", now - last < SF_WORKER_ALIVE_MS);
+        if (h) {
+            json_object_set_new(w, "info", h->type == REDIS_REPLY_ERROR
+                                               ? fig_error(h, hline)
+                                               : fig_new(pairs_object(h), hline));
+            freeReplyObject(h);
+        }
+        json_array_append_new(list, w);
+    }
+    freeReplyObject(r);
+    json_object_set_new(o, "list", fig_new(list, line));
+    return o;
+}
+
+static json_t *signing_doc(insp *x) {
+    char k[SF_KEY_MAX];
+    sf_keys_signing(x->prefix, k, sizeof(k));
+    const char *cur[] = {"HEXISTS", k, "current"};
+    const char *nxt[] = {"HEXISTS", k, "next"};
+    json_t *o = json_object();
+    json_object_set_new(o, "current", fig_int(x, 1, 3, cur));
+    json_object_set_new(o, "next", fig_int(x, 1, 3, nxt));
+    return o;
+}
+
+/* "field:value" of an INFO section as a figure. */
+static json_t *info_fig(insp *x, const char *section, const char *field) {
+    const char *argv[] = {"INFO", section};
+    char *line;
+    redisReply *r = run(x, &line, 2, argv);
+    if (!r) return NULL;
+    json_t *v = json_null();
+    if (r->type == REDIS_REPLY_STRING) {
+        size_t fl = strlen(field);
+        for (const char *p = r->str; p && *p;) {
+            if (strncmp(p, field, fl) == 0 && p[fl] == ':') {
+                json_decref(v);
+                v = json_stringn(p + fl + 1, strcspn(p + fl + 1, "\r\n"));
+                break;
+            }
+            p = strchr(p, '\n');
+            if (p) p++;
+        }
+    }
+    json_t *f = r->type == REDIS_REPLY_ERROR ? fig_error(r, line)
+                                             : fig_new(v, line);
+    if (r->type == REDIS_REPLY_ERROR) json_decref(v);
+    freeReplyObject(r);
+    return f;
+}
+
+/* Redis' own clock (TIME) in ms, so ages do not depend on this host's. */
+static int64_t redis_now_ms(insp *x) {
+    char *line;
+    const char *argv[] = {"TIME"};
+    redisReply *r = run(x, &line, 1, argv);
+    free(line);
+    int64_t ms = sf_now_ms(), s, us;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[1]->type == REDIS_REPLY_STRING &&
+        sf_parse_i64(r->element[0]->str, r->element[0]->len, &s) == 0 &&
+        sf_parse_i64(r->element[1]->str, r->element[1]->len, &us) == 0)
+        ms = s * 1000 + us / 1000;
+    if (r) freeReplyObject(r);
+    return ms;
+}
+
+/* Connects, authenticates and selects the db.  Returns 0 or an exit code
+ * (message printed). */
+static int connect_redis(insp *x, const sf_redis_addr *a) {
+    struct timeval tv = {3, 0};
+    x->c = redisConnectWithTimeout(a->host, a->port, tv);
+    if (!x->c || x->c->err)
+        return sf_cli_fail(SF_EXIT_ERROR, "cannot connect to Redis at %s:%d: %s",
+                           a->host, a->port,
+                           x->c ? x->c->errstr : "out of memory");
+    tv.tv_sec = 10;
+    redisSetTimeout(x->c, tv);
+    redisReply *r = NULL;
+    if (a->password[0]) {
+        r = a->user[0] ? redisCommand(x->c, "AUTH %s %s", a->user, a->password)
+                       : redisCommand(x->c, "AUTH %s", a->password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            int rc = sf_cli_fail(SF_EXIT_ERROR,
+                                 "Redis at %s:%d refused the credentials of "
+                                 "the URL: %s",
+                                 a->host, a->port,
+                                 r ? r->str : x->c->errstr);
+            if (r) freeReplyObject(r);
+            return rc;
+        }
+        freeReplyObject(r);
+    }
+    /* A server that wants a password we lack answers NOAUTH to
+     * everything: one clear error instead of a page of them. */
+    r = redisCommand(x->c, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        int rc = sf_cli_fail(SF_EXIT_ERROR, "Redis at %s:%d: %s", a->host,
+                             a->port, r ? r->str : x->c->errstr);
+        if (r) freeReplyObject(r);
+        return rc;
+    }
+    freeReplyObject(r);
+    if (a->db) {
+        r = redisCommand(x->c, "SELECT %d", a->db);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            int rc = sf_cli_fail(SF_EXIT_ERROR, "SELECT %d failed: %s", a->db,
+                                 r ? r->str : x->c->errstr);
+            if (r) freeReplyObject(r);
+            return rc;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+/* "redis-cli" plus what reaches this server; never the password. */
+static void cli_prefix(insp *x, const sf_redis_addr *a) {
+    sf_buf b;
+    sf_buf_init(&b);
+    sf_buf_appends(&b, "redis-cli");
+    int local = strcmp(a->host, "127.0.0.1") == 0 ||
+                strcmp(a->host, "localhost") == 0;
+    if (!local || a->port != 6379) {
+        char *h = sf_out_shell_word(a->host);
+        sf_buf_appendf(&b, " -h %s -p %d", h ? h : "''", a->port);
+        free(h);
+    }
+    if (a->db) sf_buf_appendf(&b, " -n %d", a->db);
+    if (a->user[0]) {
+        char *u = sf_out_shell_word(a->user);
+        sf_buf_appendf(&b, " --user %s", u ? u : "''");
+        free(u);
+    }
+    if (a->password[0]) sf_buf_appends(&b, " --askpass");
+    snprintf(x->cli, sizeof(x->cli), "%s", b.data);
+    sf_buf_cleanup(&b);
+}
+
+static int cmd_inspect(sf_cli_ctx *ctx, const sf_cli_args *a) {
+    if (a->n_pos)
+        return sf_cli_usage_error(ctx->cmd, "unexpected argument '%s'",
+                                  a->pos[0]);
+    const char *url = sf_cli_opt_get(a, "--redis-url");
+    const char *prefix = sf_cli_opt_get(a, "--prefix");
+    if (!url) url = getenv("STEPFLOW_REDIS_URL");
+    if (!url || !*url) url = "redis://127.0.0.1:6379";
+    if (!prefix) prefix = getenv("STEPFLOW_PREFIX");
+    if (!prefix || !*prefix) prefix = "stepflow";
+    if (strlen(prefix) > 63 ||
+        strspn(prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                       "0123456789_.-") != strlen(prefix))
+        return sf_cli_usage_error(ctx->cmd,
+                                  "bad prefix '%s': want 1 to 63 characters "
+                                  "from [A-Za-z0-9_.-]",
+                                  prefix);
+    sf_redis_addr addr;
+    sf_err err = {{0}};
+    if (sf_redis_url_parse(url, &addr, &err) != SF_OK)
+        return sf_cli_usage_error(ctx->cmd, "bad Redis URL: %s", err.msg);
+
+    insp x = {.prefix = prefix};
+    cli_prefix(&x, &addr);
+    int rc = connect_redis(&x, &addr);
+    if (rc) {
+        if (x.c) redisFree(x.c);
+        return rc;
+    }
+    int64_t now = redis_now_ms(&x);
+    char where[400];
+    snprintf(where, sizeof(where), "%s:%d db %d", addr.host, addr.port,
+             addr.db);
+    json_t *doc = json_pack("{s:s,s:s,s:I}", "redis", where, "prefix", prefix,
+                            "time", (json_int_t)now);
+    json_t *srv = json_object();
+    json_object_set_new(srv, "version", info_fig(&x, "server", "redis_version"));
+    json_object_set_new(srv, "maxmemoryPolicy",
+                        info_fig(&x, "memory", "maxmemory_policy"));
+    json_object_set_new(doc, "server", srv);
+    json_object_set_new(doc, "queues",
+                        json_pack("[o,o]",
+                                  queue_doc(&x, "messages", SF_QUEUE_MSG),
+                                  queue_doc(&x, "failure-callback",
+                                            SF_QUEUE_CALLBACK)));
+    json_object_set_new(doc, "dlq", dlq_doc(&x));
+    json_object_set_new(doc, "workflows", workflows_doc(&x));
+    json_object_set_new(doc, "flowControl", flow_control_doc(&x));
+    json_object_set_new(doc, "workers", workers_doc(&x, now));
+    json_object_set_new(doc, "signingKeys", signing_doc(&x));
+    if (x.lost) {
+        rc = sf_cli_fail(SF_EXIT_ERROR, "lost the connection to Redis at %s: %s",
+                         where, x.lost_err);
+    } else if (ctx->json) {
+        sf_cli_print_json(json_incref(doc));
+    } else {
+        sf_out_inspect(stdout, doc);
+    }
+    json_decref(doc);
+    redisFree(x.c);
+    return rc;
+}
+
+const sf_cli_command sf_cli_inspect_commands[] = {
+    {NULL, "inspect", inspect_opts, usage_inspect, 0, cmd_inspect},
+    {NULL, NULL, NULL, NULL, 0, NULL},
+};
