@@ -1,5 +1,6 @@
 #include "keys.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 
 void sf_keys_queue(const char *prefix, sf_queue_id q, sf_queue_keys *out) {
@@ -47,4 +48,18 @@ void sf_keys_signing(const char *prefix, char *out, size_t out_size) {
 
 void sf_keys_fc_prefix(const char *prefix, char *out, size_t out_size) {
     snprintf(out, out_size, "%s:{msg}:fc:", prefix);
+}
+
+void sf_keys_stats_workers(const char *prefix, char *out, size_t out_size) {
+    snprintf(out, out_size, "%s:{stats}:workers", prefix);
+}
+
+void sf_keys_stats_worker(const char *prefix, const char *consumer, char *out,
+                          size_t out_size) {
+    snprintf(out, out_size, "%s:{stats}:worker:%s", prefix, consumer);
+}
+
+void sf_keys_stats_minute(const char *prefix, int64_t minute_ms, char *out,
+                          size_t out_size) {
+    snprintf(out, out_size, "%s:{stats}:min:%" PRId64, prefix, minute_ms);
 }

@@ -54,6 +54,12 @@
  *   P:{msg}:fc:env:<key>    hash msgId -> envelope of a parked message
  *   P:{msg}:fc:wake         zset key -> time (ms) its wait list may move
  *
+ * Operator statistics (common/qstats.h; one slot, {stats}):
+ *   P:{stats}:workers       zset consumer -> last heartbeat (ms)
+ *   P:{stats}:worker:<c>    hash: one worker's heartbeat figures (EXPIRE 60 s)
+ *   P:{stats}:min:<ms>      hash delivered, retried, failed, published of
+ *                           the minute starting at <ms> (HINCRBY'd deltas)
+ *
  * Signing keys: P:signing-keys  hash current, next (seeded from the
  * environment; POST /v2/keys/rotate changes them; workers re-read them).
  *
@@ -62,6 +68,7 @@
 #define SF_KEYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SF_KEY_MAX 1024
 #define SF_GROUP_WORKERS "workers"
@@ -106,6 +113,15 @@ void sf_keys_wf(const char *prefix, const char *what, char *out,
 
 /* "P:{msg}:fc:" — fc_limit.lua appends "<what>:<key>" */
 void sf_keys_fc_prefix(const char *prefix, char *out, size_t out_size);
+
+/* "P:{stats}:workers" */
+void sf_keys_stats_workers(const char *prefix, char *out, size_t out_size);
+/* "P:{stats}:worker:<consumer>" */
+void sf_keys_stats_worker(const char *prefix, const char *consumer, char *out,
+                          size_t out_size);
+/* "P:{stats}:min:<minute_ms>" (minute_ms: the minute's start, ms) */
+void sf_keys_stats_minute(const char *prefix, int64_t minute_ms, char *out,
+                          size_t out_size);
 
 /* "P:signing-keys" */
 void sf_keys_signing(const char *prefix, char *out, size_t out_size);

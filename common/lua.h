@@ -32,6 +32,8 @@ extern const char sf_lua_wf_fail[];
 extern const char sf_lua_fc_limit[];
 /* POST /v2/keys/rotate (coordinator/keys_api.c) */
 extern const char sf_lua_keys_rotate[];
+/* worker: heartbeat and per-minute counts (worker/heartbeat.h) */
+extern const char sf_lua_heartbeat[];
 
 /* Every script, for SCRIPT LOAD on (re)connect. */
 extern const char *const sf_lua_all[];

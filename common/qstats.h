@@ -55,8 +55,51 @@ typedef struct sf_qstats {
 typedef void sf_qstats_fn(const sf_qstats *s, const char *err, void *arg);
 
 /* Starts one fetch on "c" for key prefix "prefix".  SF_AGAIN when the
- * connection is down (fn is then not called). */
+ * connection is down (fn is then not called).  Otherwise "fn" is called
+ * exactly once, from a reply callback: with the figures, or with "err" when
+ * a reply was an error or the link dropped before every reply came back
+ * (also from inside sf_rconn_free(), so "arg" must outlive the connection
+ * or the fetch). */
 sf_status sf_qstats_fetch(sf_rconn *c, const char *prefix, sf_qstats_fn *fn,
                           void *arg);
+
+/* ---- Reply parsing (pure; tests/unit/test_qstats.c) ----
+ *
+ * Missing keys are zeros, not errors: XINFO GROUPS and XPENDING on a stream
+ * that does not exist, or without the group, answer an error reply
+ * ("no such key", "NOGROUP"); sf_qstats_missing() recognises those.
+ *
+ * The backlog is the group's lag (entries added to the stream that the
+ * group has not read).  Redis 7 answers lag = nil when it cannot tell, which
+ * happens once entries were deleted in the range it would have to count;
+ * workers XACK and XDEL each entry they finish, so the stream then holds
+ * exactly the pending entries and the unread ones, and XLEN - pending is
+ * the backlog (sf_qstats_backlog()). */
+
+/* What XINFO GROUPS says of one group. */
+typedef struct sf_qstats_group {
+    int found;          /* the group exists */
+    int64_t lag;        /* entries not read yet; -1 when Redis says nil */
+    int64_t pending;    /* entries read and not acknowledged */
+} sf_qstats_group;
+
+/* Finds "group" in the XINFO GROUPS reply "r" (RESP2: an array of
+ * field/value arrays); found = 0 when it is not there or "r" is not one. */
+sf_qstats_group sf_qstats_parse_group(const redisReply *r, const char *group);
+
+/* The age in ms at "now_ms" of the oldest pending entry, from an XPENDING
+ * summary reply [count, smallest-id, greatest-id, consumers]: now minus
+ * the ms part of the smallest id, never negative; 0 when nothing is
+ * pending or the reply is not that shape. */
+int64_t sf_qstats_oldest_pending_ms(const redisReply *r, int64_t now_ms);
+
+/* The backlog from a group's "lag" (-1 = unknown), the stream's "length"
+ * and the group's "pending" count: lag when known, else length - pending,
+ * never negative. */
+int64_t sf_qstats_backlog(int64_t lag, int64_t length, int64_t pending);
+
+/* 1 when the error reply "r" only says the key or the group does not
+ * exist yet. */
+int sf_qstats_missing(const redisReply *r);
 
 #endif

@@ -34,6 +34,7 @@ struct sf_rconn {
     int handshake_left;       /* replies still expected before UP */
     int handshake_failed;
     size_t pending;           /* user commands awaiting a reply */
+    uint64_t connects;        /* handshakes completed (UP transitions) */
     char (*shas)[41];            /* SHA1 of sf_lua_all[i], owned */
     int backoff_ms;
     struct event *retry_timer;
@@ -118,6 +119,7 @@ static void rconn_handshake_cb(redisAsyncContext *ac, void *r, void *priv) {
         return;
     }
     c->up = 1;
+    c->connects++;
     c->backoff_ms = SF_RCONN_BACKOFF_MIN_MS;
     sf_info("redis link up conn=%s host=%s port=%d", c->name, c->addr.host,
             c->addr.port);
@@ -233,6 +235,10 @@ void sf_rconn_free(sf_rconn *c) {
 int sf_rconn_is_up(const sf_rconn *c) { return c && c->up && c->ac; }
 
 size_t sf_rconn_pending(const sf_rconn *c) { return c ? c->pending : 0; }
+
+uint64_t sf_rconn_reconnects(const sf_rconn *c) {
+    return c && c->connects > 1 ? c->connects - 1 : 0;
+}
 
 /* Reply trampoline for user commands: counts, retries NOSCRIPT, forwards. */
 static void rconn_call_cb(redisAsyncContext *ac, void *r, void *priv) {

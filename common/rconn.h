@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "config.h"
 #include "err.h"
 
@@ -42,6 +43,10 @@ sf_rconn *sf_rconn_new(struct event_base *base, const sf_redis_addr *addr,
 void sf_rconn_free(sf_rconn *c);
 
 int sf_rconn_is_up(const sf_rconn *c);
+
+/* Successful connects (handshake done) after the first one: how often the
+ * link came back after a loss.  0 for NULL. */
+uint64_t sf_rconn_reconnects(const sf_rconn *c);
 
 /* Number of commands sent and not yet answered. */
 size_t sf_rconn_pending(const sf_rconn *c);

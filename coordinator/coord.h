@@ -2,18 +2,29 @@
  *
  * One sf_coord lives in main() for the whole run and owns the event_base's
  * resources of the coordinator: the command connection to Redis, the HTTP
- * server and the DLQ indexer.  Handlers get it through their void *arg
- * (never through a global).  Key names are precomputed once at start. */
+ * server, the DLQ indexer and the metrics (metrics_api.h).  Handlers get
+ * it through their void *arg (never through a global).  Key names are
+ * precomputed once at start. */
 #ifndef SF_COORD_H
 #define SF_COORD_H
 
 #include <event2/event.h>
+#include <stdint.h>
 #include "config.h"
 #include "keys.h"
 #include "rconn.h"
 
+/* A 1 s timer stamps loop_tick_us; /readyz answers 503 "event loop
+ * stalled" when it has not run for SF_LOOP_STALL_MS, and for as long again
+ * after a tick that came that late: a probe's request is only read once the
+ * loop turns again, and libevent runs the overdue timer first, so a stall
+ * that is over would otherwise never be seen. */
+#define SF_LOOP_TICK_MS 1000
+#define SF_LOOP_STALL_MS 3000
+
 typedef struct sf_http sf_http;
 typedef struct sf_dlq_indexer sf_dlq_indexer;
+typedef struct sf_coord_metrics sf_coord_metrics;
 
 typedef struct sf_coord {
     struct event_base *base;    /* borrowed from main() */
@@ -21,11 +32,17 @@ typedef struct sf_coord {
     sf_rconn *redis;            /* owned: commands (publish, DLQ API) */
     sf_http *http;              /* owned: the API server */
     sf_dlq_indexer *indexer;    /* owned: DLQ index maintenance */
+    sf_coord_metrics *metrics;  /* owned: registry, cluster figures,
+                                   per-minute counts (NULL-safe) */
     sf_queue_keys msgq;         /* P:{msg}:stream/delayed/payload */
     sf_queue_keys cbq;          /* P:{dlq}:cb:stream/delayed/payload */
     char dlq_events[SF_KEY_MAX];       /* P:{dlq}:events */
     char dlq_idx_prefix[SF_KEY_MAX];   /* P:{dlq}:idx: */
     int stopping;               /* SIGTERM seen: draining */
+    int64_t loop_tick_us;       /* monotonic time the 1 s loop timer last
+                                   ran (/readyz: stalled after 3 s) */
+    int64_t loop_stalled_until_us; /* a late tick was seen: not ready until
+                                      then (monotonic) */
 } sf_coord;
 
 #endif

@@ -8,6 +8,7 @@
 #include "keys.h"
 #include "log.h"
 #include "lua.h"
+#include "metrics_api.h"
 #include "util.h"
 
 #include <event2/event.h>
@@ -55,10 +56,12 @@ static void on_indexed(redisAsyncContext *ac, void *reply, void *privdata) {
     sf_dlq_indexer *x = privdata;
     redisReply *r = reply;
     if (!settle(x, r)) return;
-    if (r->type == REDIS_REPLY_ERROR)
+    if (r->type == REDIS_REPLY_ERROR) {
         sf_warn("dlq_index_failed err=\"%s\"", r->str);
-    else
+    } else {
         x->indexed++;
+        sf_coord_metrics_dlq_indexed(x->coord->metrics);
+    }
     if (x->inflight == 0) kick(x);
 }
 
@@ -238,4 +241,8 @@ void sf_dlq_indexer_free(sf_dlq_indexer *x) {
     sf_rconn_free(x->conn);
     event_free(x->retry_ev);
     free(x);
+}
+
+sf_rconn *sf_dlq_indexer_conn(const sf_dlq_indexer *x) {
+    return x ? x->conn : NULL;
 }

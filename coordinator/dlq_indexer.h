@@ -27,5 +27,8 @@ sf_dlq_indexer *sf_dlq_indexer_new(sf_coord *c);
 /* Stops reading (an event being indexed stays pending for later) and frees;
  * NULL is a no-op.  Not from inside one of its callbacks. */
 void sf_dlq_indexer_free(sf_dlq_indexer *x);
+/* The indexer's own Redis connection (borrowed; for the metrics), NULL
+ * when "x" is. */
+sf_rconn *sf_dlq_indexer_conn(const sf_dlq_indexer *x);
 
 #endif

@@ -1,4 +1,14 @@
-/* http.c - evhttp server, route table, auth, JSON replies (see http.h). */
+/* http.c - evhttp server, route table, auth, JSON replies (see http.h).
+ *
+ * Every request that reaches the route table is counted once in the
+ * metrics, with its route class, its status and its latency, whoever sends
+ * the reply (a JSON helper below or a handler's own evhttp_send_reply): a
+ * small record per request is linked in the server from dispatch until
+ * evhttp reports the response written (on_complete).  When the client
+ * goes away first, evhttp frees the request without that callback; the
+ * connection's close callback then settles its records (status 499).
+ * Requests evhttp refuses before dispatch (a malformed request line,
+ * headers or body over the limits) are not counted. */
 #include "http.h"
 
 #include <event2/buffer.h>
@@ -13,16 +23,28 @@
 
 #include "api.h"
 #include "log.h"
+#include "metrics_api.h"
 #include "util.h"
 
 #define MAX_HEADERS_BYTES (64 * 1024)
 #define CONN_TIMEOUT_S 60
+
+/* One request being answered, for the metrics. */
+typedef struct req_track {
+    LIST_ENTRY(req_track) link;
+    sf_http *h;
+    struct evhttp_request *req;       /* borrowed: alive while linked */
+    struct evhttp_connection *conn;   /* borrowed: its connection */
+    sf_route_class route;
+    int64_t start_us;                 /* sf_mono_us() at dispatch */
+} req_track;
 
 struct sf_http {
     sf_coord *coord;                       /* borrowed */
     struct evhttp *http;                   /* owned */
     struct evhttp_bound_socket *listener;  /* owned by http */
     int port;
+    LIST_HEAD(, req_track) reqs;           /* owned: requests in flight */
 };
 
 typedef enum route_kind {
@@ -37,6 +59,7 @@ typedef struct route {
     const char *pattern;
     int auth;               /* 1: bearer token required */
     sf_http_handler *fn;
+    sf_route_class metric;  /* its `route` label in the metrics */
 } route;
 
 static void healthz(sf_coord *c, struct evhttp_request *req, const char *t) {
@@ -46,59 +69,80 @@ static void healthz(sf_coord *c, struct evhttp_request *req, const char *t) {
 
 static void readyz(sf_coord *c, struct evhttp_request *req, const char *t) {
     (void)t;
-    if (sf_rconn_is_up(c->redis) && !c->stopping)
+    int64_t now = sf_mono_us();
+    int stalled = now - c->loop_tick_us > SF_LOOP_STALL_MS * 1000 ||
+                  now < c->loop_stalled_until_us;
+    const char *why = c->stopping ? "shutting down"
+                    : !sf_rconn_is_up(c->redis) ? "redis unavailable"
+                    : stalled ? "event loop stalled"
+                    : NULL;
+    if (!why)
         sf_http_reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
     else
-        sf_http_reply_error(req, 503, c->stopping ? "shutting down"
-                                                  : "redis unavailable");
+        sf_http_reply_error(req, 503, "%s", why);
 }
 
 /* Order matters: the first route whose path and method match wins. */
 static const route routes[] = {
-    {EVHTTP_REQ_GET, ROUTE_EXACT, "/healthz", 0, healthz},
-    {EVHTTP_REQ_GET, ROUTE_EXACT, "/readyz", 0, readyz},
-    {EVHTTP_REQ_GET, ROUTE_EXACT, "/metrics", 0, sf_api_metrics},
-    {EVHTTP_REQ_GET, ROUTE_EXACT, "/", 0, sf_api_ui},
-    {EVHTTP_REQ_GET, ROUTE_REST, "/ui/", 0, sf_api_ui},
-    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/stats", 1, sf_api_stats},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/healthz", 0, healthz, SF_ROUTE_HEALTH},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/readyz", 0, readyz, SF_ROUTE_HEALTH},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/metrics", 0, sf_api_metrics,
+     SF_ROUTE_METRICS},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/", 0, sf_api_ui, SF_ROUTE_UI},
+    {EVHTTP_REQ_GET, ROUTE_REST, "/ui/", 0, sf_api_ui, SF_ROUTE_UI},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/stats", 1, sf_api_stats,
+     SF_ROUTE_STATS},
     {EVHTTP_REQ_GET, ROUTE_SEGMENT, "/v2/flowControl/", 1,
-     sf_api_flow_control_get},
-    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/keys", 1, sf_api_keys_get},
-    {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/keys/rotate", 1, sf_api_keys_rotate},
-    {EVHTTP_REQ_POST, ROUTE_REST, "/v2/publish/", 1, sf_api_publish},
-    {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/batch", 1, sf_api_batch},
-    {EVHTTP_REQ_POST, ROUTE_REST, "/v2/trigger/", 1, sf_api_trigger},
-    {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/dlq/retry", 1, sf_api_dlq_retry_many},
-    {EVHTTP_REQ_POST, ROUTE_SEGMENT, "/v2/dlq/retry/", 1, sf_api_dlq_retry_one},
-    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/dlq", 1, sf_api_dlq_list},
-    {EVHTTP_REQ_DELETE, ROUTE_EXACT, "/v2/dlq", 1, sf_api_dlq_delete_many},
-    {EVHTTP_REQ_GET, ROUTE_SEGMENT, "/v2/dlq/", 1, sf_api_dlq_get},
-    {EVHTTP_REQ_DELETE, ROUTE_SEGMENT, "/v2/dlq/", 1, sf_api_dlq_delete},
+     sf_api_flow_control_get, SF_ROUTE_FLOW_CONTROL},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/keys", 1, sf_api_keys_get,
+     SF_ROUTE_KEYS},
+    {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/keys/rotate", 1, sf_api_keys_rotate,
+     SF_ROUTE_KEYS},
+    {EVHTTP_REQ_POST, ROUTE_REST, "/v2/publish/", 1, sf_api_publish,
+     SF_ROUTE_PUBLISH},
+    {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/batch", 1, sf_api_batch,
+     SF_ROUTE_BATCH},
+    {EVHTTP_REQ_POST, ROUTE_REST, "/v2/trigger/", 1, sf_api_trigger,
+     SF_ROUTE_TRIGGER},
+    {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/dlq/retry", 1, sf_api_dlq_retry_many,
+     SF_ROUTE_DLQ},
+    {EVHTTP_REQ_POST, ROUTE_SEGMENT, "/v2/dlq/retry/", 1, sf_api_dlq_retry_one,
+     SF_ROUTE_DLQ},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/dlq", 1, sf_api_dlq_list, SF_ROUTE_DLQ},
+    {EVHTTP_REQ_DELETE, ROUTE_EXACT, "/v2/dlq", 1, sf_api_dlq_delete_many,
+     SF_ROUTE_DLQ},
+    {EVHTTP_REQ_GET, ROUTE_SEGMENT, "/v2/dlq/", 1, sf_api_dlq_get,
+     SF_ROUTE_DLQ},
+    {EVHTTP_REQ_DELETE, ROUTE_SEGMENT, "/v2/dlq/", 1, sf_api_dlq_delete,
+     SF_ROUTE_DLQ},
     {EVHTTP_REQ_DELETE, ROUTE_EXACT, "/v2/workflows/runs", 1,
-     sf_api_wf_runs_cancel},
+     sf_api_wf_runs_cancel, SF_ROUTE_WORKFLOWS},
     {EVHTTP_REQ_DELETE, ROUTE_SEGMENT, "/v2/workflows/runs/", 1,
-     sf_api_wf_run_delete},
+     sf_api_wf_run_delete, SF_ROUTE_WORKFLOWS},
     {EVHTTP_REQ_GET, ROUTE_SEGMENT, "/v2/workflows/runs/", 1,
-     sf_api_wf_run_steps},
-    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/workflows/events", 1, sf_api_wf_logs},
+     sf_api_wf_run_steps, SF_ROUTE_WORKFLOWS},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/workflows/events", 1, sf_api_wf_logs,
+     SF_ROUTE_WORKFLOWS},
     {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/workflows/dlq/resume", 1,
-     sf_api_wf_dlq_resume},
+     sf_api_wf_dlq_resume, SF_ROUTE_DLQ},
     {EVHTTP_REQ_POST, ROUTE_SEGMENT, "/v2/workflows/dlq/resume/", 1,
-     sf_api_wf_dlq_resume_one},
+     sf_api_wf_dlq_resume_one, SF_ROUTE_DLQ},
     {EVHTTP_REQ_POST, ROUTE_EXACT, "/v2/workflows/dlq/restart", 1,
-     sf_api_wf_dlq_restart},
+     sf_api_wf_dlq_restart, SF_ROUTE_DLQ},
     {EVHTTP_REQ_POST, ROUTE_SEGMENT, "/v2/workflows/dlq/restart/", 1,
-     sf_api_wf_dlq_restart_one},
+     sf_api_wf_dlq_restart_one, SF_ROUTE_DLQ},
     {EVHTTP_REQ_POST, ROUTE_SEGMENT, "/v2/workflows/dlq/callback/", 1,
-     sf_api_cb_retry},
+     sf_api_cb_retry, SF_ROUTE_DLQ},
     {EVHTTP_REQ_DELETE, ROUTE_SEGMENT, "/v2/workflows/dlq/callback/", 1,
-     sf_api_cb_cancel},
-    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/workflows/dlq", 1, sf_api_dlq_list},
+     sf_api_cb_cancel, SF_ROUTE_DLQ},
+    {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/workflows/dlq", 1, sf_api_dlq_list,
+     SF_ROUTE_DLQ},
     {EVHTTP_REQ_DELETE, ROUTE_EXACT, "/v2/workflows/dlq", 1,
-     sf_api_dlq_delete_many},
-    {EVHTTP_REQ_GET, ROUTE_SEGMENT, "/v2/workflows/dlq/", 1, sf_api_dlq_get},
+     sf_api_dlq_delete_many, SF_ROUTE_DLQ},
+    {EVHTTP_REQ_GET, ROUTE_SEGMENT, "/v2/workflows/dlq/", 1, sf_api_dlq_get,
+     SF_ROUTE_DLQ},
     {EVHTTP_REQ_DELETE, ROUTE_SEGMENT, "/v2/workflows/dlq/", 1,
-     sf_api_dlq_delete},
+     sf_api_dlq_delete, SF_ROUTE_DLQ},
 };
 
 /* Matches "uri" against "r"; on a match stores the tail (malloc'd) and
@@ -141,44 +185,94 @@ static int token_ok(const char *auth, const char *token) {
     return CRYPTO_memcmp(a, b, alen) == 0 && token[0] != '\0';
 }
 
+/* Settles one tracked request: counts it and unlinks and frees "t". */
+static void track_done(req_track *t, int status) {
+    double seconds = (double)(sf_mono_us() - t->start_us) / 1e6;
+    sf_coord_metrics_request(t->h->coord->metrics, t->route, status, seconds);
+    LIST_REMOVE(t, link);
+    free(t);
+}
+
+/* evhttp: the response of "req" has been written out. */
+static void on_complete(struct evhttp_request *req, void *arg) {
+    track_done(arg, evhttp_request_get_response_code(req));
+}
+
+/* evhttp: "conn" is being freed; its requests never complete now (a
+ * request still being answered was detached and is freed on its reply). */
+static void on_conn_close(struct evhttp_connection *conn, void *arg) {
+    sf_http *h = arg;
+    req_track *t, *next;
+    for (t = LIST_FIRST(&h->reqs); t; t = next) {
+        next = LIST_NEXT(t, link);
+        if (t->conn != conn) continue;
+        evhttp_request_set_on_complete_cb(t->req, NULL, NULL);
+        track_done(t, SF_HTTP_CLIENT_CLOSED);
+    }
+}
+
+/* Starts tracking "req" for the metrics (not counted when out of memory). */
+static void track(sf_http *h, struct evhttp_request *req, sf_route_class cls) {
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    req_track *t = conn ? calloc(1, sizeof(*t)) : NULL;
+    if (!t) return;
+    t->h = h;
+    t->req = req;
+    t->conn = conn;
+    t->route = cls;
+    t->start_us = sf_mono_us();
+    LIST_INSERT_HEAD(&h->reqs, t, link);
+    evhttp_request_set_on_complete_cb(req, on_complete, t);
+    evhttp_connection_set_closecb(conn, on_conn_close, h);
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     sf_http *h = arg;
     sf_coord *c = h->coord;
     const char *uri = evhttp_request_get_uri(req);
     int method = (int)evhttp_request_get_command(req);
     int path_known = 0;
+    const route *r = NULL;
+    char *tail = NULL;
+    /* evhttp calls us with no URI for a request it failed (malformed, or
+     * dispatched before and its connection broke): never tracked, so a
+     * request is counted at most once. */
+    int tracked = uri != NULL;
     if (!uri) uri = "";
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        const route *r = &routes[i];
-        char *tail = NULL;
-        if (!route_match(r, uri, &tail)) continue;
-        if (!(r->methods & method)) {
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && !r; i++) {
+        if (!route_match(&routes[i], uri, &tail)) continue;
+        if (!(routes[i].methods & method)) {
             path_known = 1;
             free(tail);
+            tail = NULL;
             continue;
         }
-        if (!tail) {
-            sf_http_reply_error(req, 500, "out of memory");
-            return;
-        }
-        if (r->auth && !c->cfg->dev) {
-            const char *a = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                               "Authorization");
-            if (!token_ok(a, c->cfg->token)) {
-                free(tail);
-                sf_http_reply_error(req, 401, a ? "invalid token"
-                                                : "missing Authorization: Bearer <token>");
-                return;
-            }
-        }
-        r->fn(c, req, tail);
-        free(tail);
+        r = &routes[i];
+    }
+    if (tracked) track(h, req, r ? r->metric : SF_ROUTE_OTHER);
+    if (!r) {
+        if (path_known)
+            sf_http_reply_error(req, 405, "method not allowed");
+        else
+            sf_http_reply_error(req, 404, "not found");
         return;
     }
-    if (path_known)
-        sf_http_reply_error(req, 405, "method not allowed");
-    else
-        sf_http_reply_error(req, 404, "not found");
+    if (!tail) {
+        sf_http_reply_error(req, 500, "out of memory");
+        return;
+    }
+    if (r->auth && !c->cfg->dev) {
+        const char *a = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                           "Authorization");
+        if (!token_ok(a, c->cfg->token)) {
+            free(tail);
+            sf_http_reply_error(req, 401, a ? "invalid token"
+                                            : "missing Authorization: Bearer <token>");
+            return;
+        }
+    }
+    r->fn(c, req, tail);
+    free(tail);
 }
 
 sf_http *sf_http_new(sf_coord *c, sf_err *err) {
@@ -188,6 +282,7 @@ sf_http *sf_http_new(sf_coord *c, sf_err *err) {
         return NULL;
     }
     h->coord = c;
+    LIST_INIT(&h->reqs);
     h->http = evhttp_new(c->base);
     if (!h->http) {
         free(h);
@@ -236,7 +331,12 @@ void sf_http_stop_accepting(sf_http *h) {
 
 void sf_http_free(sf_http *h) {
     if (!h) return;
-    evhttp_free(h->http);
+    evhttp_free(h->http); /* closes every connection: on_conn_close */
+    while (!LIST_EMPTY(&h->reqs)) {
+        req_track *t = LIST_FIRST(&h->reqs);
+        LIST_REMOVE(t, link);
+        free(t);
+    }
     free(h);
 }
 

@@ -1,8 +1,10 @@
-/* main.c - stepflow-coordinator: the API server and the DLQ indexer.
+/* main.c - stepflow-coordinator: the API server, the DLQ indexer and the
+ * metrics.
  *
  * Thin: read the config, build the coordinator's objects on one
- * event_base, run the loop, and on SIGTERM/SIGINT stop accepting, let the
- * requests waiting on Redis finish (bounded by cfg.drain_ms), tear down. */
+ * event_base, run the loop, and on SIGTERM/SIGINT stop accepting, write
+ * the per-minute counts, let the requests waiting on Redis finish (bounded
+ * by cfg.drain_ms), tear down. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "http.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics_api.h"
 #include "util.h"
 #include "wf_sweep.h"
 
@@ -26,6 +29,7 @@ typedef struct app {
     sf_coord coord;
     struct event *sigterm, *sigint;   /* owned */
     struct event *drain_ev;           /* owned */
+    struct event *tick_ev;            /* owned: stamps loop_tick_us */
     sf_wf_sweep *sweep;               /* owned: workflow runs' expiry */
     int64_t drain_deadline_ms;
     int quiet_ticks;                  /* drain polls seen with nothing pending */
@@ -70,6 +74,19 @@ static void on_redis_state(sf_rconn *conn, int up, void *arg) {
     /* CONFIG GET maxmemory-policy */
     sf_rconn_commandf(conn, on_config_get, NULL, "CONFIG GET maxmemory-policy");
     sf_keys_api_seed(c); /* signing keys from the environment (HSETNX) */
+    sf_coord_metrics_refresh(c->metrics); /* the figures at once */
+}
+
+/* The 1 s loop timer: stamps the loop as turning (see coord.h). */
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    sf_coord *c = arg;
+    int64_t now = sf_mono_us(), gap = now - c->loop_tick_us;
+    if (gap > SF_LOOP_STALL_MS * 1000) {
+        sf_warn("event_loop_stalled ms=%lld", (long long)(gap / 1000));
+        c->loop_stalled_until_us = now + SF_LOOP_STALL_MS * 1000;
+    }
+    c->loop_tick_us = now;
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg) {
@@ -96,6 +113,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     sf_info("shutdown signal=%d note=draining", (int)sig);
     a->coord.stopping = 1;
     sf_http_stop_accepting(a->coord.http);
+    sf_coord_metrics_flush(a->coord.metrics);
     sf_dlq_indexer_free(a->coord.indexer);
     a->coord.indexer = NULL;
     sf_wf_sweep_free(a->sweep);
@@ -164,11 +182,13 @@ int main(int argc, char **argv) {
 
     c->redis = sf_rconn_new(c->base, &cfg.redis, "stepflow-coordinator",
                             on_redis_state, c);
-    c->http = c->redis ? sf_http_new(c, &err) : NULL;
+    c->metrics = c->redis ? sf_coord_metrics_new(c) : NULL;
+    c->http = c->metrics ? sf_http_new(c, &err) : NULL;
     if (!c->http) {
         fprintf(stderr, "stepflow-coordinator: %s\n",
-                c->redis ? err.msg : "out of memory");
+                c->metrics ? err.msg : "out of memory");
         sf_rconn_free(c->redis);
+        sf_coord_metrics_free(c->metrics);
         event_base_free(c->base);
         return 1;
     }
@@ -177,12 +197,17 @@ int main(int argc, char **argv) {
     a.sigterm = evsignal_new(c->base, SIGTERM, on_signal, &a);
     a.sigint = evsignal_new(c->base, SIGINT, on_signal, &a);
     a.drain_ev = evtimer_new(c->base, on_drain_tick, &a);
-    if (!c->indexer || !a.sweep || !a.sigterm || !a.sigint || !a.drain_ev) {
+    a.tick_ev = event_new(c->base, -1, EV_PERSIST, on_tick, c);
+    if (!c->indexer || !a.sweep || !a.sigterm || !a.sigint || !a.drain_ev ||
+        !a.tick_ev) {
         fprintf(stderr, "stepflow-coordinator: out of memory\n");
         return 1;
     }
     evsignal_add(a.sigterm, NULL);
     evsignal_add(a.sigint, NULL);
+    struct timeval tick = {SF_LOOP_TICK_MS / 1000, (SF_LOOP_TICK_MS % 1000) * 1000};
+    c->loop_tick_us = sf_mono_us();
+    event_add(a.tick_ev, &tick);
 
     sf_info("listening addr=%s:%d redis=%s:%d prefix=%s auth=%s", cfg.listen_host,
             sf_http_port(c->http), cfg.redis.host, cfg.redis.port, cfg.prefix,
@@ -201,9 +226,11 @@ int main(int argc, char **argv) {
     sf_wf_sweep_free(a.sweep);
     sf_rconn_free(c->redis);
     sf_http_free(c->http);
+    sf_coord_metrics_free(c->metrics); /* last: the two above still count */
     event_free(a.sigterm);
     event_free(a.sigint);
     event_free(a.drain_ev);
+    event_free(a.tick_ev);
     event_base_free(c->base);
     sf_info("stopped");
     return 0;

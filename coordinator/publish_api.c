@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "log.h"
 #include "lua.h"
+#include "metrics_api.h"
 #include "publish.h"
 #include "util.h"
 #include "wf.h"
@@ -247,7 +248,6 @@ static json_t *answer_item(const pub_ctx *x, size_t i, const char *id, int dedup
 }
 
 static void enqueued(sf_coord *c, const sf_enqueue_result *r, void *arg) {
-    (void)c;
     pub_ctx *x = arg;
     if (r && r->status != SF_OK) {
         sf_http_reply_error(x->req, 503, "redis unavailable, %s not (fully) stored",
@@ -256,13 +256,16 @@ static void enqueued(sf_coord *c, const sf_enqueue_result *r, void *arg) {
         return;
     }
     json_t *a = json_array();
+    size_t stored = 0; /* new messages in Redis (metrics) */
     for (size_t i = 0; i < x->n; i++) {
         int dup_run = x->fate[i] == SF_WF_DUP_RUN;
         const char *id = dup_run || !r ? x->msgs[i]->id : r->ids[x->slot[i]];
         int dedup = dup_run || x->fate[i] == SF_WF_DUP_STEP ||
                     (!dup_run && r && r->deduplicated[x->slot[i]]);
+        if (!dup_run && r && !r->deduplicated[x->slot[i]]) stored++;
         json_array_append_new(a, answer_item(x, i, id, dedup));
     }
+    sf_coord_metrics_published(c->metrics, stored);
     if (x->answer == ANSWER_ARRAY) {
         sf_http_reply_json(x->req, 200, a);
     } else {

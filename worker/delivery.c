@@ -106,6 +106,14 @@ static const char *outcome_word(sf_outcome o) {
                                      : "fail";
 }
 
+static const char *const dout_words[SF_DOUT_COUNT] = {
+    "success", "retry", "non_retryable", "exhausted", "dropped"};
+
+/* Counts what became of "d" (one increment through a registered pointer). */
+static void count_outcome(sf_delivery *d, sf_dout o) {
+    sf_metric_add(d->r->m_out[o], 1);
+}
+
 static void callback_attempt_done(sf_delivery *d, const sf_http_response *res,
                                   sf_outcome o, int64_t delay_ms) {
     sf_worker *w = d->w;
@@ -115,6 +123,9 @@ static void callback_attempt_done(sf_delivery *d, const sf_http_response *res,
     sf_outcome_cb_result_cmd(&d->cmd, w->cfg.prefix, m, outcome_word(o), res,
                              m->retried + 1, now);
     d->cb_retry = o == SF_OUTCOME_RETRY;
+    d->cb_result = o == SF_OUTCOME_DELIVERED ? SF_FCB_SUCCESS
+                   : o == SF_OUTCOME_RETRY   ? SF_FCB_RETRY
+                                             : SF_FCB_FAILED;
     if (d->cb_retry) {
         sf_message_add_attempt(m, d->attempt_ms, res->status, res->latency_ms,
                                res->error[0] ? res->error : NULL);
@@ -124,14 +135,14 @@ static void callback_attempt_done(sf_delivery *d, const sf_http_response *res,
         d->next_due_ms = now + delay_ms;
     }
     if (o == SF_OUTCOME_FAIL)
-        sf_info("callback_failed dlqId=%s url=%s status=%d", m->dlq_id, m->url,
-                res->status);
+        sf_info("callback_failed messageId=%s dlqId=%s attempt=%d status=%d "
+                "url=%s",
+                m->id, m->dlq_id, m->retried + 1, res->status, m->url);
     set_cmd(d, SF_WK_CBRESULT);
 }
 
 static void http_done(void *arg, const sf_http_response *res) {
     sf_delivery *d = arg;
-    sf_worker *w = d->w;
     sf_message *m = d->msg;
     d->xfer = NULL;
     sf_response_info ri = {0};
@@ -149,12 +160,27 @@ static void http_done(void *arg, const sf_http_response *res) {
     int64_t now = sf_now_ms(), delay_ms = 0;
     sf_outcome o = sf_classify(&ri, m->retried, m->max_retries, m->retry_delay,
                                now, &delay_ms);
+    int non_retryable =
+        o == SF_OUTCOME_FAIL && res->status == 489 && ri.non_retryable;
+    sf_dout dout = o == SF_OUTCOME_DELIVERED ? SF_DOUT_SUCCESS
+                   : o == SF_OUTCOME_RETRY   ? SF_DOUT_RETRY
+                   : non_retryable           ? SF_DOUT_NON_RETRYABLE
+                                             : SF_DOUT_EXHAUSTED;
+    count_outcome(d, dout);
+    sf_metric_observe(d->r->m_latency, (double)res->latency_us / 1e6);
+    sf_debug("delivery queue=%s messageId=%s attempt=%d status=%d outcome=%s "
+             "ms=%" PRId64 "%s%s%s%s%s%s%s",
+             d->r->tag, m->id, m->retried + 1, res->status, dout_words[dout],
+             res->latency_ms, m->workflow_run_id ? " runId=" : "",
+             m->workflow_run_id ? m->workflow_run_id : "",
+             m->dlq_id ? " dlqId=" : "", m->dlq_id ? m->dlq_id : "",
+             res->error[0] ? " err=\"" : "", res->error,
+             res->error[0] ? "\"" : "");
     if (m->kind == SF_KIND_CALLBACK) {
         callback_attempt_done(d, res, o, delay_ms);
         return;
     }
     if (o == SF_OUTCOME_DELIVERED) {
-        w->n_delivered++;
         if (m->workflow_run_id) wf_step_state(d, NULL, NULL);
         if (m->callback_tpl_len > 0) {
             final_start(d, res, 0, NULL); /* report, then ack */
@@ -168,7 +194,6 @@ static void http_done(void *arg, const sf_http_response *res) {
                            res->error[0] ? res->error : NULL);
     sf_cmd_cleanup(&d->cmd);
     if (o == SF_OUTCOME_RETRY) {
-        w->n_retried++;
         wf_step_state(d, "STEP_RETRY", res);
         m->retried++;
         sf_buf env;
@@ -180,9 +205,8 @@ static void http_done(void *arg, const sf_http_response *res) {
         set_cmd(d, SF_WK_RETRY);
         return;
     }
-    const char *reason = res->status == 489 && ri.non_retryable
-                             ? "non-retryable error (489)"
-                             : "retries exhausted";
+    const char *reason =
+        non_retryable ? "non-retryable error (489)" : "retries exhausted";
     wf_step_state(d, "STEP_FAILED", res);
     final_start(d, res, 1, reason);
 }
@@ -261,7 +285,9 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
     if (rep->type == REDIS_REPLY_ERROR) {
         /* Not a link problem, so resending would fail the same way.  Leave
          * the entry pending: XAUTOCLAIM brings it back later. */
-        sf_error("redis_write_failed entry=%s queue=%s kind=%d err=\"%s\"",
+        sf_error("redis_write_failed%s%s entry=%s queue=%s kind=%d "
+                 "err=\"%s\"",
+                 d->msg ? " messageId=" : "", d->msg ? d->msg->id : "",
                  d->entry_id, d->r->tag, (int)d->wk, rep->str);
         delivery_finish(d);
         return;
@@ -279,8 +305,9 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
         if (live) {
             start_attempt(d);
         } else {
-            sf_debug("callback_dropped dlqId=%s gen=%" PRId64, m->dlq_id,
-                     m->cb_gen);
+            count_outcome(d, SF_DOUT_DROPPED);
+            sf_debug("callback_dropped messageId=%s dlqId=%s gen=%" PRId64,
+                     m->id, m->dlq_id, m->cb_gen);
             sf_worker_ack_add(d->r, d->entry_id);
             delivery_finish(d);
         }
@@ -292,6 +319,7 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
             start_attempt(d);
         } else {
             /* Cancelled, finished, or gone (expired): never delivered. */
+            count_outcome(d, SF_DOUT_DROPPED);
             sf_info("wf_drop messageId=%s runId=%s state=%s", m->id,
                     m->workflow_run_id,
                     sf_reply_is_str(rep) ? rep->str : "(none)");
@@ -312,12 +340,14 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
     case SF_WK_RETRY:
         delivery_finish(d); /* the script acked the entry */
         break;
-    case SF_WK_DLQ:
-        if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) w->n_dlq++;
+    case SF_WK_DLQ: /* a malformed entry's DLQ entry */
         sf_worker_ack_add(d->r, d->entry_id);
         delivery_finish(d);
         break;
     case SF_WK_CBRESULT:
+        /* 1: applied (the callback run is still the live one). */
+        if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+            sf_metric_add(w->m_fcb[d->cb_result], 1);
         if (d->cb_retry && rep->type == REDIS_REPLY_INTEGER &&
             rep->integer == 1) {
             sf_cmd_cleanup(&d->cmd);
@@ -363,8 +393,10 @@ static void entry_malformed(sf_delivery *d, const redisReply *fv,
             l[k++] = fv->element[j]->len;
         }
     }
-    sf_warn("malformed_entry queue=%s entry=%s why=\"%s\"", d->r->tag,
-            d->entry_id, why);
+    sf_metric_add(d->r->m_malformed, 1);
+    sf_warn("malformed_entry queue=%s entry=%s%s%s why=\"%s\"", d->r->tag,
+            d->entry_id, msg_id ? " messageId=" : "", msg_id ? msg_id : "",
+            why);
     sf_cmd_cleanup(&d->cmd);
     sf_outcome_malformed_cmd(&d->cmd, w->cfg.prefix, d->r->tag, d->entry_id, f,
                              l, k & ~(size_t)1, msg_id, url, why, sf_now_ms());
@@ -376,16 +408,16 @@ static void entry_malformed(sf_delivery *d, const redisReply *fv,
 /* Takes one [id, [field, value, ...]] entry of an XREADGROUP/XAUTOCLAIM
  * reply into a new sf_delivery.  The reply is borrowed: everything kept is
  * copied. */
-void sf_delivery_handle_entry(sf_reader *r, const redisReply *e, int held) {
+int sf_delivery_handle_entry(sf_reader *r, const redisReply *e, int held) {
     if (!e || e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
         !sf_reply_is_str(e->element[0]) || e->element[0]->len >= ID_MAX)
-        return;
+        return 0;
     const char *entry_id = e->element[0]->str;
     const redisReply *fv = e->element[1];
     if (fv->type != REDIS_REPLY_ARRAY) {
         sf_worker_ack_add(
             r, entry_id); /* deleted while pending: nothing to deliver */
-        return;
+        return 0;
     }
     sf_delivery *d = delivery_new(r, entry_id);
     const redisReply *v = NULL, *id = NULL, *m = NULL;
@@ -403,24 +435,24 @@ void sf_delivery_handle_entry(sf_reader *r, const redisReply *e, int held) {
     const char *msg_id = id && id->len < 200 ? id->str : NULL;
     if (!v) {
         entry_malformed(d, fv, "missing field v", msg_id, NULL);
-        return;
+        return 1;
     }
     if (strcmp(v->str, SF_STREAM_SCHEMA) != 0) {
         snprintf(why, sizeof(why), "unknown schema version v=%.32s", v->str);
         entry_malformed(d, fv, why, msg_id, NULL);
-        return;
+        return 1;
     }
     if (!m || !id) {
         entry_malformed(d, fv, m ? "missing field id" : "missing field m",
                         msg_id, NULL);
-        return;
+        return 1;
     }
     sf_err err = {{0}};
     sf_message *msg = sf_message_decode(m->str, m->len, &err);
     if (!msg) {
         snprintf(why, sizeof(why), "undecodable m: %s", err.msg);
         entry_malformed(d, fv, why, msg_id, NULL);
-        return;
+        return 1;
     }
     const char *kind_err = NULL;
     if (r->q == SF_QUEUE_CALLBACK &&
@@ -431,13 +463,14 @@ void sf_delivery_handle_entry(sf_reader *r, const redisReply *e, int held) {
     if (kind_err) {
         entry_malformed(d, fv, kind_err, msg->id, msg->url);
         sf_message_free(msg);
-        return;
+        return 1;
     }
     d->msg = msg;
     if (held)
         d->held = 1; /* sf_delivery_release() starts it */
     else
         sf_delivery_release(d, 0);
+    return 1;
 }
 
 /* Starts a decoded delivery, or when "deliveries" exceeds
@@ -452,14 +485,20 @@ void sf_delivery_release(sf_delivery *d, int64_t deliveries) {
         char reason[64];
         snprintf(reason, sizeof(reason), "worker crashed %d times delivering it",
                  SF_POISON_DELIVERIES);
-        sf_warn(
-            "poison_entry queue=%s entry=%s messageId=%s deliveries=%" PRId64,
-            d->r->tag, d->entry_id, m->id, deliveries);
+        sf_warn("poison_entry queue=%s entry=%s messageId=%s%s%s%s%s "
+                "deliveries=%" PRId64,
+                d->r->tag, d->entry_id, m->id,
+                m->workflow_run_id ? " runId=" : "",
+                m->workflow_run_id ? m->workflow_run_id : "",
+                m->dlq_id ? " dlqId=" : "", m->dlq_id ? m->dlq_id : "",
+                deliveries);
+        count_outcome(d, SF_DOUT_EXHAUSTED);
         sf_cmd_cleanup(&d->cmd);
         if (m->kind == SF_KIND_CALLBACK) {
             sf_outcome_cb_result_cmd(&d->cmd, w->cfg.prefix, m, "fail", NULL,
                                      m->retried + 1, sf_now_ms());
             d->cb_retry = 0;
+            d->cb_result = SF_FCB_FAILED;
             set_cmd(d, SF_WK_CBRESULT);
         } else {
             wf_step_state(d, "STEP_FAILED", NULL);
@@ -504,6 +543,7 @@ static sf_http_response *response_copy(const sf_http_response *res) {
     memcpy(c->error, res->error, sizeof(c->error));
     c->body_truncated = res->body_truncated;
     c->latency_ms = res->latency_ms;
+    c->latency_us = res->latency_us;
     for (size_t i = 0; i < res->headers.len; i++)
         sf_headers_add(&c->headers, res->headers.items[i].name,
                        res->headers.items[i].value);
@@ -582,10 +622,12 @@ static void final_build(sf_delivery *d, sf_final_stage s,
         sf_outcome_dlq_cmd(&d->cmd, w->cfg.prefix, m, env.data, env.len, res,
                            d->final_reason, d->source_b64, now, d->dlq_id);
         sf_buf_cleanup(&env);
-        sf_info("dlq messageId=%s dlqId=%s url=%s status=%d reason=\"%s\" "
-                "callback=%s",
-                m->id, d->dlq_id, m->url, res ? res->status : 0,
-                d->final_reason, m->failure_callback ? "yes" : "no");
+        sf_info("dlq messageId=%s dlqId=%s%s%s attempt=%d status=%d url=%s "
+                "reason=\"%s\" callback=%s",
+                m->id, d->dlq_id, m->workflow_run_id ? " runId=" : "",
+                m->workflow_run_id ? m->workflow_run_id : "", m->retried + 1,
+                res ? res->status : 0, m->url, d->final_reason,
+                m->failure_callback ? "yes" : "no");
         break;
     }
     case SF_FS_WFFAIL:
@@ -671,9 +713,9 @@ static void final_reply(sf_delivery *d, const redisReply *rep) {
             /* Not a link problem, but often a passing one (-BUSY, -OOM,
              * -LOADING).  Every final write is idempotent: keep it, unsent,
              * for the tick to send again (sf_delivery_resend_all). */
-            sf_warn("final_write_error entry=%s queue=%s stage=%d try=%d "
-                    "err=\"%s\" note=\"sent again\"",
-                    d->entry_id, d->r->tag, (int)d->final_stage,
+            sf_warn("final_write_error messageId=%s entry=%s queue=%s "
+                    "stage=%d try=%d err=\"%s\" note=\"sent again\"",
+                    m->id, d->entry_id, d->r->tag, (int)d->final_stage,
                     d->final_errors, rep->str);
             d->wk = SF_WK_FINAL;
             return;
@@ -688,8 +730,9 @@ static void final_reply(sf_delivery *d, const redisReply *rep) {
         }
         /* As in cmd_cb: leave the entry pending; XAUTOCLAIM brings it
          * back and the idempotent chain runs again. */
-        sf_error("redis_write_failed entry=%s queue=%s stage=%d err=\"%s\"",
-                 d->entry_id, d->r->tag, (int)d->final_stage, rep->str);
+        sf_error("redis_write_failed messageId=%s entry=%s queue=%s stage=%d "
+                 "err=\"%s\"",
+                 m->id, d->entry_id, d->r->tag, (int)d->final_stage, rep->str);
         delivery_finish(d);
         return;
     }
@@ -699,15 +742,17 @@ static void final_reply(sf_delivery *d, const redisReply *rep) {
             d->source_b64 = sf_wf_item_body(rep->str, rep->len);
         break;
     case SF_FS_DLQ:
-        if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
-            d->w->n_dlq++;
         break;
     case SF_FS_WFFAIL:
         if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
-            sf_info("wf_run_failed runId=%s dlqId=%s", m->workflow_run_id,
-                    d->dlq_id);
+            sf_info("wf_run_failed runId=%s messageId=%s dlqId=%s",
+                    m->workflow_run_id, m->id, d->dlq_id);
         break;
     case SF_FS_REPORT:
+        /* 1: queued now (0: a resend of a write that had applied). */
+        if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+            sf_metric_add(d->w->m_reports, 1);
+        break;
     case SF_FS_NONE:
         break;
     }

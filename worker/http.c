@@ -209,7 +209,8 @@ static void check_done(sf_http *h) {
         curl_multi_remove_handle(h->multi, easy);
         if (!t) continue;
         active_unlink(h, t);
-        t->res.latency_ms = (sf_mono_us() - t->start_us) / 1000;
+        t->res.latency_us = sf_mono_us() - t->start_us;
+        t->res.latency_ms = t->res.latency_us / 1000;
         if (rc == CURLE_OK && !t->headers_done) {
             /* curl accepts a response whose peer closed in the middle of
              * its headers ("HTTP/1.1 200 OK\r\nContent-Le" then EOF) as

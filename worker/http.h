@@ -33,6 +33,7 @@ typedef struct sf_http_response {
     sf_buf body; /* at most the body limit of the sf_http */
     int body_truncated; /* 1 when the body was longer than the limit */
     int64_t latency_ms;
+    int64_t latency_us; /* the same, in microseconds (the histogram) */
 } sf_http_response;
 
 /* One request.  Every pointer is borrowed and must stay valid until the

@@ -47,6 +47,11 @@ int main(int argc, char **argv) {
                 cfg.log_level);
         return 2;
     }
+    if (cfg.log_format[0] && sf_log_set_format(cfg.log_format) != 0) {
+        fprintf(stderr, "stepflow-worker: unknown log format %s\n",
+                cfg.log_format);
+        return 2;
+    }
     sf_log_hook_libevent();
     signal(SIGPIPE, SIG_IGN);
 

@@ -1,16 +1,21 @@
 /* worker.c - the worker object (see worker.h for the design): its Redis
  * connections, reads and reclaims, ack batches, the delayed-set mover,
- * housekeeping timers and the drain.  One entry's life is delivery.c. */
+ * housekeeping timers, readiness and the drain.  One entry's life is
+ * delivery.c; metrics, the listener and the heartbeat are wmetrics.c,
+ * status.c and heartbeat.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "flow.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "lua.h"
 #include "sigkeys.h"
+#include "status.h"
 #include "util.h"
+#include "wmetrics.h"
 #include "worker_int.h"
 
 static void flush_acks(sf_reader *r);
@@ -214,11 +219,19 @@ static void rearm_cb(evutil_socket_t fd, short what, void *arg) {
     sf_worker_arm_read(arg);
 }
 
+/* Adds the links "c" regained since the last look to counter "m". */
+static void count_reconnects(sf_metric *m, uint64_t *seen, const sf_rconn *c) {
+    uint64_t n = sf_rconn_reconnects(c);
+    if (n > *seen) sf_metric_add(m, (double)(n - *seen));
+    *seen = n;
+}
+
 static void reader_state_cb(sf_rconn *c, int up, void *arg) {
     sf_reader *r = arg;
     if (r->w->closing) return;
     sf_info("redis_%s conn=read-%s", up ? "up" : "down", r->tag);
     if (!up) return;
+    count_reconnects(r->m_reconnects, &r->reconnects_seen, c);
     /* XGROUP CREATE <stream> workers 0 MKSTREAM (BUSYGROUP is fine). */
     sf_rconn_commandf(c, NULL, NULL, "XGROUP CREATE %s %s 0 MKSTREAM",
                       r->keys.stream, SF_GROUP_WORKERS);
@@ -346,7 +359,8 @@ static void claim_cb(redisAsyncContext *c, void *reply, void *privdata) {
     const char *first = NULL, *last = NULL;
     for (size_t i = 0; i < entries->elements; i++) {
         const redisReply *e = entries->element[i];
-        sf_delivery_handle_entry(r, e, 1);
+        if (sf_delivery_handle_entry(r, e, 1))
+            sf_metric_add(r->m_reclaimed, 1);
         if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 &&
             sf_reply_is_str(e->element[0])) {
             if (!first) first = e->element[0]->str;
@@ -466,6 +480,8 @@ static void main_state_cb(sf_rconn *c, int up, void *arg) {
     if (w->closing) return;
     sf_info("redis_%s conn=main", up ? "up" : "down");
     if (!up) return;
+    count_reconnects(w->m_reconnects, &w->reconnects_seen, c);
+    if (!w->leaving) sf_heartbeat_beat(w->hb); /* alive as soon as it can */
     if (!w->policy_checked)
         sf_rconn_commandf(c, policy_cb, w, "CONFIG GET maxmemory-policy");
     /* While the link was down the entries we hold kept aging on the
@@ -482,10 +498,24 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     sf_worker *w = arg;
+    w->tick_us = sf_mono_us();
     if (sf_rconn_is_up(w->main)) resend_all(w);
     for (int q = 0; q < 2; q++)
         sf_worker_arm_read(&w->readers[q]);
     sf_timer_in(w->tick_ev, TICK_MS);
+}
+
+/* Why the worker is not ready (the 503's text), or NULL (status.h). */
+static const char *unready(void *arg) {
+    const sf_worker *w = arg;
+    if (w->stopping) return "draining";
+    if (!sf_rconn_is_up(w->main) ||
+        !sf_rconn_is_up(w->readers[SF_QUEUE_MSG].conn) ||
+        !sf_rconn_is_up(w->readers[SF_QUEUE_CALLBACK].conn))
+        return "redis unavailable";
+    if (sf_mono_us() - w->tick_us > (int64_t)READY_STALL_MS * 1000)
+        return "event loop stalled";
+    return NULL;
 }
 
 /* ---- drain --------------------------------------------------------------- */
@@ -533,19 +563,40 @@ static int drained(const sf_worker *w) {
     return !w->active && w->acks_inflight == 0 && sf_flow_idle(w->flow);
 }
 
+/* The drain is over: the heartbeat's last call sends the last counts and
+ * takes the worker off the list; the loop ends when it answered or after
+ * LEAVE_WAIT_MS (drain_cb). */
+static void leave(sf_worker *w) {
+    w->leaving = 1;
+    w->leave_deadline_us = sf_mono_us() + (int64_t)LEAVE_WAIT_MS * 1000;
+    sf_heartbeat_leave(w->hb);
+}
+
 static void drain_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     sf_worker *w = arg;
     int64_t now = sf_mono_us();
+    if (w->leaving) {
+        if (!sf_heartbeat_busy(w->hb) || now >= w->leave_deadline_us) {
+            event_base_loopbreak(w->base);
+            return;
+        }
+        sf_timer_in(w->drain_ev, DRAIN_POLL_MS);
+        return;
+    }
     for (int q = 0; q < 2; q++)
         flush_acks(&w->readers[q]);
     sf_flow_flush(w->flow);
     if (drained(w)) {
-        sf_info("drained delivered=%" PRIu64 " retried=%" PRIu64
-                " dlq=%" PRIu64,
-                w->n_delivered, w->n_retried, w->n_dlq);
-        event_base_loopbreak(w->base);
+        const sf_reader *m = &w->readers[SF_QUEUE_MSG];
+        sf_info("drained delivered=%.0f retried=%.0f failed=%.0f",
+                sf_metric_value(m->m_out[SF_DOUT_SUCCESS]),
+                sf_metric_value(m->m_out[SF_DOUT_RETRY]),
+                sf_metric_value(m->m_out[SF_DOUT_EXHAUSTED]) +
+                    sf_metric_value(m->m_out[SF_DOUT_NON_RETRYABLE]));
+        leave(w);
+        sf_timer_in(w->drain_ev, 0);
         return;
     }
     if (!w->handed_back && now >= w->drain_deadline_us) hand_back(w);
@@ -556,7 +607,8 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg) {
         sf_warn("drain_timeout left=%zu note=\"pending entries will be "
                 "reclaimed by other workers\"",
                 left);
-        event_base_loopbreak(w->base);
+        leave(w);
+        sf_timer_in(w->drain_ev, 0);
         return;
     }
     sf_timer_in(w->drain_ev, DRAIN_POLL_MS);
@@ -616,11 +668,35 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     }
     w->cfg = *cfg;
     w->base = base;
+    w->started_ms = sf_now_ms();
+    w->tick_us = sf_mono_us();
+    for (int q = 0; q < 2; q++) { /* what the metrics' labels need */
+        w->readers[q].w = w;
+        w->readers[q].q = (sf_queue_id)q;
+        w->readers[q].tag = q == SF_QUEUE_MSG ? "msg" : "cb";
+    }
+    w->metrics = sf_metrics_new();
+    sf_assert(w->metrics);
+    w->wm = sf_wmetrics_new(w);
+    if (cfg->metrics_port >= 0) {
+        w->status = sf_status_srv_new(base, cfg->metrics_host,
+                                      cfg->metrics_port, w->metrics, unready,
+                                      w, err);
+        if (!w->status) {
+            sf_wmetrics_free(w->wm);
+            sf_metrics_free(w->metrics);
+            free(w);
+            return NULL;
+        }
+    }
     size_t body_limit =
         cfg->dlq_body_limit > 0 ? (size_t)cfg->dlq_body_limit : 65536;
     long max_conns = cfg->concurrency > 0 ? 2L * cfg->concurrency + 64 : 1064;
     w->http = sf_http_new(base, body_limit, max_conns, err);
     if (!w->http) {
+        sf_status_srv_free(w->status);
+        sf_wmetrics_free(w->wm);
+        sf_metrics_free(w->metrics);
         free(w);
         return NULL;
     }
@@ -637,6 +713,8 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     w->sigkeys = sf_sigkeys_new(base, w->main, cfg->prefix,
                                 w->cfg.current_signing_key,
                                 sizeof(w->cfg.current_signing_key));
+    w->hb = sf_heartbeat_new(w);
+    sf_wmetrics_start(w->wm);
     sf_timer_in(w->tick_ev, TICK_MS);
     sf_timer_in(w->claim_ev, 1000); /* first scan soon after start */
     sf_info("worker_start consumer=%s concurrency=%d redis=%s:%d prefix=%s",
@@ -655,8 +733,12 @@ void sf_worker_free(sf_worker *w) {
         sf_rconn_free(w->readers[q].conn);
         w->readers[q].conn = NULL;
     }
+    sf_status_srv_free(w->status); /* closes its connections */
+    w->status = NULL;
     sf_rconn_free(w->main);
     w->main = NULL;
+    sf_heartbeat_free(w->hb); /* after main: its callbacks have run */
+    sf_wmetrics_free(w->wm);
     sf_http_free(w->http); /* cancels transfers without callbacks */
     while (w->active) {
         w->active->xfer = NULL;
@@ -675,5 +757,6 @@ void sf_worker_free(sf_worker *w) {
     event_free(w->tick_ev);
     event_free(w->claim_ev);
     event_free(w->drain_ev);
+    sf_metrics_free(w->metrics);
     free(w);
 }

@@ -21,6 +21,12 @@
  * callback queue its own max(1, min(64, concurrency/8)) slots (so neither
  * starves the other); each read asks for at most the free slots.
  *
+ * Operations: the worker counts what becomes of each delivery in its
+ * metrics (wmetrics.h), serves them with /healthz and /readyz when
+ * cfg.metrics_port >= 0 (status.h; ready = the three connections up, the
+ * loop turning, not draining), and beats in Redis every 5 s (heartbeat.h);
+ * after the drain it leaves the live-worker set.
+ *
  * Errors: nothing from Redis or HTTP aborts the process; malformed stream
  * entries go to the DLQ.  Logs one line per notable event. */
 #ifndef SF_WORKER_H
@@ -33,13 +39,15 @@
 typedef struct sf_worker sf_worker;
 
 /* Creates the worker on "base" (borrowed; must outlive it) and starts
- * connecting at once.  "cfg" is copied.  NULL with "err" on failure. */
+ * connecting at once.  "cfg" is copied.  NULL with "err" on failure (the
+ * metrics listener cannot bind, for one). */
 sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
                          sf_err *err);
 
 /* Begins the graceful stop: no more reads, in-flight deliveries get
- * cfg.drain_ms to finish, the rest is handed back to the stream; then the
- * event loop is broken.  Calling it again does nothing. */
+ * cfg.drain_ms to finish, the rest is handed back to the stream; the
+ * heartbeat's last call removes the worker (up to 1 s); then the event
+ * loop is broken.  Calling it again does nothing. */
 void sf_worker_stop(sf_worker *w);
 
 /* Frees everything (pending Redis callbacks are dropped, running HTTP

@@ -1,8 +1,8 @@
 /* worker_int.h - the worker's internal types, shared by worker.c (the
  * object: connections, reads, acks, timers, drain) and delivery.c (one
  * entry's life: decode, attempt, outcome writes).  Not a public interface:
- * only these two files and flow.c include it.  See worker.h for the
- * design. */
+ * only these two files, flow.c, wmetrics.c and heartbeat.c include it.
+ * See worker.h for the design. */
 #ifndef SF_WORKER_INT_H
 #define SF_WORKER_INT_H
 
@@ -16,8 +16,13 @@
 #include "http.h"
 #include "keys.h"
 #include "message.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "worker.h"
+
+#ifndef SF_VERSION
+#define SF_VERSION "0.0.0" /* set by worker/CMakeLists.txt */
+#endif
 
 #define ID_MAX 48 /* a stream entry id: "<ms>-<seq>" + NUL */
 #define ACK_BATCH 128 /* ids per XACK/XDEL */
@@ -36,6 +41,38 @@
 #define SF_POISON_DELIVERIES 10 /* reclaimed more often: DLQ, not again */
 #define FINAL_TRIES 5 /* error replies to one final write before giving up
                          (resent by the tick, TICK_MS apart) */
+#define READY_STALL_MS 3000 /* /readyz: the tick must have run this recently */
+#define LEAVE_WAIT_MS 1000 /* exit: wait this long for the heartbeat's
+                              last call (the worker leaves the list) */
+
+/* What became of a delivery (stepflow_deliveries_total{outcome}), counted
+ * once, where delivery.c decides it:
+ *   SUCCESS        2xx
+ *   RETRY          a failed attempt with retries left (rescheduled)
+ *   NON_RETRYABLE  489 + Upstash-NonRetryable-Error: failed at once
+ *   EXHAUSTED      failed for good after its last retry (DLQ, failure
+ *                  callback, report), or a poison entry (reclaimed more
+ *                  than SF_POISON_DELIVERIES times)
+ *   DROPPED        never attempted: its workflow run is not running, or
+ *                  its failure callback was cancelled or restarted */
+typedef enum sf_dout {
+    SF_DOUT_SUCCESS,
+    SF_DOUT_RETRY,
+    SF_DOUT_NON_RETRYABLE,
+    SF_DOUT_EXHAUSTED,
+    SF_DOUT_DROPPED,
+    SF_DOUT_COUNT
+} sf_dout;
+
+/* A failure callback's result as recorded on its DLQ entry
+ * (stepflow_failure_callbacks_total{outcome}); counted when cb_result.lua
+ * applied it (a stale job's result changes nothing and is not counted). */
+typedef enum sf_fcb {
+    SF_FCB_SUCCESS, /* CALLBACK_SUCCESS */
+    SF_FCB_RETRY,   /* failed, another attempt scheduled */
+    SF_FCB_FAILED,  /* CALLBACK_FAIL */
+    SF_FCB_COUNT
+} sf_fcb;
 
 typedef enum sf_write_kind {
     SF_WK_NONE = 0,
@@ -85,6 +122,7 @@ typedef struct sf_delivery {
     sf_buf next_env; /* callback retry: the envelope to park */
     int64_t next_due_ms;
     int cb_retry; /* cb_result said retry: schedule it */
+    sf_fcb cb_result; /* what the cb_result.lua write records */
     int held; /* reclaimed, waiting for its delivery
                                     count (XPENDING) before it starts */
     /* Final chain (failed for good, or delivered with a report). */
@@ -126,6 +164,12 @@ struct sf_reader {
     /* Drain: ids handed back with queue_handback.lua. */
     sf_cmd handback;
     int handback_pending, handback_sent;
+    /* Metrics of this queue (registered by wmetrics.c; each update is one
+     * call through the pointer, NULL-safe). */
+    sf_metric *m_out[SF_DOUT_COUNT]; /* deliveries by outcome */
+    sf_metric *m_latency; /* HTTP attempt duration (s) */
+    sf_metric *m_reclaimed, *m_malformed, *m_reconnects;
+    uint64_t reconnects_seen; /* sf_rconn_reconnects(conn) counted so far */
 };
 
 /* One XACK + XDEL pair in flight; freed when both replied. */
@@ -147,10 +191,22 @@ struct sf_worker {
     struct event *ack_ev, *tick_ev, *claim_ev, *drain_ev;
     int ack_timer_on;
     int stopping, closing, handed_back, policy_checked;
-    int64_t drain_deadline_us;
-    uint64_t n_delivered, n_retried, n_dlq;
+    int leaving; /* drained: the heartbeat's last call is out */
+    int64_t drain_deadline_us, leave_deadline_us;
+    int64_t started_ms; /* wall clock at sf_worker_new */
+    int64_t tick_us; /* last run of the 1 s tick (readiness) */
     struct sf_flow *flow; /* flow control (flow.h) */
     struct sf_sigkeys *sigkeys; /* refreshes cfg.current_signing_key */
+    /* Operations: metrics (wmetrics.h), the listener (status.h), the
+     * heartbeat (heartbeat.h). */
+    sf_metrics *metrics; /* owned registry */
+    struct sf_wmetrics *wm;
+    struct sf_status_srv *status; /* NULL when metrics_port < 0 */
+    struct sf_heartbeat *hb;
+    sf_metric *m_fcb[SF_FCB_COUNT]; /* failure callbacks by result */
+    sf_metric *m_reports; /* Upstash-Callback reports queued */
+    sf_metric *m_reconnects; /* of the main connection */
+    uint64_t reconnects_seen;
 };
 
 /* worker.c */
@@ -166,8 +222,9 @@ void sf_worker_arm_read(sf_reader *r);
 /* Takes one [id, [field, value, ...]] stream entry (borrowed reply) into a
  * new delivery of "r": decodes it and starts its first step, or with
  * "held" leaves it for sf_delivery_release(); a malformed entry goes to the
- * DLQ at once. */
-void sf_delivery_handle_entry(sf_reader *r, const redisReply *e, int held);
+ * DLQ at once.  Returns 1 when it became a delivery (malformed included),
+ * 0 for an entry that was deleted or is not an entry. */
+int sf_delivery_handle_entry(sf_reader *r, const redisReply *e, int held);
 /* Starts held delivery "d", or ends it as poison when the entry has been
  * delivered more than SF_POISON_DELIVERIES times. */
 void sf_delivery_release(sf_delivery *d, int64_t deliveries);
