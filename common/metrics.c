@@ -148,6 +148,20 @@ double sf_metric_value(const sf_metric *s) {
     return s->value;
 }
 
+sf_status sf_metrics_process_info(sf_metrics *m, const char *process) {
+    char l[128];
+    snprintf(l, sizeof(l), "version=\"%s\",process=\"%s\"", SF_VERSION,
+             process);
+    sf_metric *info = sf_metric_gauge(
+        m, "stepflow_build_info", "Always 1; the labels say what runs.", l);
+    sf_metric *start = sf_metric_gauge(
+        m, "stepflow_process_start_time_seconds",
+        "When the process started, seconds since the Unix epoch.", NULL);
+    sf_metric_set(info, 1);
+    sf_metric_set(start, (double)sf_now_ms() / 1000.0);
+    return info && start ? SF_OK : SF_ERR;
+}
+
 static const char *type_name(metric_kind k) {
     switch (k) {
     case K_COUNTER: return "counter";

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "util.h"
 
 typedef struct sf_metrics sf_metrics;
@@ -55,6 +56,14 @@ void sf_metric_set(sf_metric *s, double v);
 void sf_metric_observe(sf_metric *s, double v);
 /* The current value of a counter or gauge (tests, /v2/stats). */
 double sf_metric_value(const sf_metric *s);
+
+/* Registers what every stepflow process says about itself:
+ * stepflow_build_info{version="<SF_VERSION>",process="<process>"} 1 and
+ * stepflow_process_start_time_seconds (the time of this call, so call it
+ * as the process starts).  "process" is a label value of our own ("worker",
+ * "coordinator"; no quotes or backslashes).  SF_ERR on allocation
+ * failure. */
+sf_status sf_metrics_process_info(sf_metrics *m, const char *process);
 
 /* Appends the exposition of every series to "out". */
 void sf_metrics_render(const sf_metrics *m, sf_buf *out);

@@ -1,6 +1,6 @@
 /* qstats.c - the cluster-wide figures, read from Redis (see qstats.h).
  *
- * One fetch = 17 plain commands pipelined on the caller's connection, each
+ * One fetch = 16 plain commands pipelined on the caller's connection, each
  * with a small slot record as privdata.  Replies are parsed as they arrive
  * (hiredis frees them after the callback) into the fetch object; the last
  * reply to come back, or the NULL replies of a link that dropped, settles
@@ -113,7 +113,6 @@ enum {
     S_DLQ_ALL = 2 * Q_NCMD,
     S_DLQ_STATE,
     S_WF_RUNNING = S_DLQ_STATE + SF_CBSTATE_COUNT,
-    S_WF_FAILED,
     S_WORKERS,
     S_COUNT
 };
@@ -172,7 +171,6 @@ static void fetch_settle(fetch *f) {
         for (int i = 0; i < SF_CBSTATE_COUNT; i++)
             s.dlq_by_state[i] = f->val[S_DLQ_STATE + i];
         s.wf_running = f->val[S_WF_RUNNING];
-        s.wf_failed = f->val[S_WF_FAILED];
         s.workers_alive = f->val[S_WORKERS];
         f->fn(&s, NULL, f->arg);
     }
@@ -250,13 +248,10 @@ static int send_all(sf_rconn *c, const char *prefix, fetch *f) {
         const char *st[] = {"ZCARD", key};
         if (send_slot(c, f, S_DLQ_STATE + i, 2, st)) return -1;
     }
-    /* ZCARD P:{wf}:running, ZCARD P:{wf}:failed */
+    /* ZCARD P:{wf}:running */
     sf_keys_wf(prefix, "running", key, sizeof(key));
     const char *running[] = {"ZCARD", key};
     if (send_slot(c, f, S_WF_RUNNING, 2, running)) return -1;
-    sf_keys_wf(prefix, "failed", key, sizeof(key));
-    const char *failed[] = {"ZCARD", key};
-    if (send_slot(c, f, S_WF_FAILED, 2, failed)) return -1;
     /* ZCOUNT P:{stats}:workers <now - alive window> +inf */
     sf_keys_stats_workers(prefix, key, sizeof(key));
     snprintf(min, sizeof(min), "%lld",

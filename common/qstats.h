@@ -10,8 +10,11 @@
  *
  * Reads per fetch: XINFO GROUPS + XLEN + XPENDING (summary) + ZCARD of the
  * delayed set for each of the two queues, ZCARD of the DLQ's all-entries
- * index and of its five state indexes, ZCARD of the running and failed
- * runs, ZCOUNT of the workers seen in the last SF_WORKER_ALIVE_MS. */
+ * index and of its five state indexes, ZCARD of the running runs, ZCOUNT
+ * of the workers seen in the last SF_WORKER_ALIVE_MS.  Failed runs are no
+ * figure of their own: P:{wf}:failed only hands them to the coordinators'
+ * expiry sweep (wf_expire.lua), which empties it within seconds; they show
+ * as DLQ entries. */
 #ifndef SF_QSTATS_H
 #define SF_QSTATS_H
 
@@ -46,7 +49,6 @@ typedef struct sf_qstats {
     int64_t dlq_total;      /* ZCARD P:{dlq}:idx:all */
     int64_t dlq_by_state[SF_CBSTATE_COUNT];
     int64_t wf_running;     /* ZCARD P:{wf}:running */
-    int64_t wf_failed;      /* ZCARD P:{wf}:failed */
     int64_t workers_alive;  /* ZCOUNT P:{stats}:workers (now-15 s, +inf) */
 } sf_qstats;
 

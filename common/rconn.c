@@ -35,6 +35,8 @@ struct sf_rconn {
     int handshake_failed;
     size_t pending;           /* user commands awaiting a reply */
     uint64_t connects;        /* handshakes completed (UP transitions) */
+    sf_metric *m_up, *m_reconnects; /* sf_rconn_export_metrics(); NULL when
+                                       not exported (updates are no-ops) */
     char (*shas)[41];            /* SHA1 of sf_lua_all[i], owned */
     int backoff_ms;
     struct event *retry_timer;
@@ -83,6 +85,7 @@ static void rconn_set_down(sf_rconn *c) {
     int was_up = c->up;
     c->up = 0;
     c->ac = NULL;
+    sf_metric_set(c->m_up, 0);
     if (was_up && c->freeing) {
         sf_debug("redis link closed conn=%s", c->name);
     } else if (was_up) {
@@ -120,6 +123,8 @@ static void rconn_handshake_cb(redisAsyncContext *ac, void *r, void *priv) {
     }
     c->up = 1;
     c->connects++;
+    sf_metric_set(c->m_up, 1);
+    if (c->connects > 1) sf_metric_add(c->m_reconnects, 1);
     c->backoff_ms = SF_RCONN_BACKOFF_MIN_MS;
     sf_info("redis link up conn=%s host=%s port=%d", c->name, c->addr.host,
             c->addr.port);
@@ -227,6 +232,7 @@ void sf_rconn_free(sf_rconn *c) {
         redisAsyncFree(ac);
         c->ac = NULL;
     }
+    sf_metric_set(c->m_up, 0);
     event_free(c->retry_timer);
     free(c->shas);
     free(c);
@@ -238,6 +244,21 @@ size_t sf_rconn_pending(const sf_rconn *c) { return c ? c->pending : 0; }
 
 uint64_t sf_rconn_reconnects(const sf_rconn *c) {
     return c && c->connects > 1 ? c->connects - 1 : 0;
+}
+
+sf_status sf_rconn_export_metrics(sf_rconn *c, sf_metrics *reg,
+                                  const char *label) {
+    if (!c || !reg) return SF_OK;
+    char l[96];
+    snprintf(l, sizeof(l), "conn=\"%s\"", label);
+    c->m_reconnects = sf_metric_counter(
+        reg, "stepflow_redis_reconnects_total",
+        "Successful connections to Redis after the first, by connection.", l);
+    c->m_up = sf_metric_gauge(reg, "stepflow_redis_up",
+                              "1 while the connection to Redis is up.", l);
+    sf_metric_add(c->m_reconnects, (double)sf_rconn_reconnects(c));
+    sf_metric_set(c->m_up, sf_rconn_is_up(c));
+    return c->m_reconnects && c->m_up ? SF_OK : SF_ERR;
 }
 
 /* Reply trampoline for user commands: counts, retries NOSCRIPT, forwards. */

@@ -13,6 +13,13 @@
  * sf_rconn_evalsha() transparently retries a NOSCRIPT reply with EVAL, so
  * a SCRIPT FLUSH or a failover cannot break a caller.
  *
+ * A process exports each of its connections' state with
+ * sf_rconn_export_metrics(): the connection updates the two series itself
+ * when it goes up or down (pushed, not read at scrape time, so a
+ * connection freed before its process exits, like the coordinator's
+ * indexer at SIGTERM, leaves its last figures behind and no dangling
+ * pointer).
+ *
  * Runs on the event_base given to sf_rconn_new(); not thread-safe.
  * Ownership: the caller owns the sf_rconn; replies passed to callbacks are
  * hiredis-owned and freed after the callback returns: copy what you keep. */
@@ -25,6 +32,7 @@
 #include <stdint.h>
 #include "config.h"
 #include "err.h"
+#include "metrics.h"
 
 typedef struct sf_rconn sf_rconn;
 
@@ -47,6 +55,16 @@ int sf_rconn_is_up(const sf_rconn *c);
 /* Successful connects (handshake done) after the first one: how often the
  * link came back after a loss.  0 for NULL. */
 uint64_t sf_rconn_reconnects(const sf_rconn *c);
+
+/* Exports the link on registry "reg" as stepflow_redis_up{conn="<label>"}
+ * (1 while up) and stepflow_redis_reconnects_total{conn="<label>"} (as
+ * sf_rconn_reconnects()); from then on the connection updates both itself
+ * on every transition, and sets up to 0 when it is freed.  "label" is our
+ * own text (no quotes or backslashes).  "reg" must outlive "c".  Call it
+ * once per connection.  SF_ERR on allocation failure; NULL "c" or "reg" is
+ * a no-op. */
+sf_status sf_rconn_export_metrics(sf_rconn *c, sf_metrics *reg,
+                                  const char *label);
 
 /* Number of commands sent and not yet answered. */
 size_t sf_rconn_pending(const sf_rconn *c);

@@ -12,15 +12,8 @@
 #include <stdint.h>
 #include "config.h"
 #include "keys.h"
+#include "loop_watch.h"
 #include "rconn.h"
-
-/* A 1 s timer stamps loop_tick_us; /readyz answers 503 "event loop
- * stalled" when it has not run for SF_LOOP_STALL_MS, and for as long again
- * after a tick that came that late: a probe's request is only read once the
- * loop turns again, and libevent runs the overdue timer first, so a stall
- * that is over would otherwise never be seen. */
-#define SF_LOOP_TICK_MS 1000
-#define SF_LOOP_STALL_MS 3000
 
 typedef struct sf_http sf_http;
 typedef struct sf_dlq_indexer sf_dlq_indexer;
@@ -39,10 +32,8 @@ typedef struct sf_coord {
     char dlq_events[SF_KEY_MAX];       /* P:{dlq}:events */
     char dlq_idx_prefix[SF_KEY_MAX];   /* P:{dlq}:idx: */
     int stopping;               /* SIGTERM seen: draining */
-    int64_t loop_tick_us;       /* monotonic time the 1 s loop timer last
-                                   ran (/readyz: stalled after 3 s) */
-    int64_t loop_stalled_until_us; /* a late tick was seen: not ready until
-                                      then (monotonic) */
+    sf_loop_watch loop;         /* stamped by main.c's 1 s timer; /readyz
+                                   answers 503 while it says stalled */
 } sf_coord;
 
 #endif

@@ -232,6 +232,7 @@ sf_dlq_indexer *sf_dlq_indexer_new(sf_coord *c) {
         free(x);
         return NULL;
     }
+    sf_coord_metrics_redis_conn(c->metrics, x->conn, "indexer");
     return x;
 }
 
@@ -243,6 +244,3 @@ void sf_dlq_indexer_free(sf_dlq_indexer *x) {
     free(x);
 }
 
-sf_rconn *sf_dlq_indexer_conn(const sf_dlq_indexer *x) {
-    return x ? x->conn : NULL;
-}

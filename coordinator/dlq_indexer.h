@@ -11,7 +11,7 @@
  * idle; our own pending events are re-read after every reconnect.
  *
  * It owns a second Redis connection so that its XREADGROUP ... BLOCK does
- * not hold up the API's commands.  Runs on the coordinator's event_base;
+ * not hold up the API's commands (conn="indexer" in the metrics).  Runs on the coordinator's event_base;
  * errors are logged and retried, never fatal. */
 #ifndef SF_COORD_DLQ_INDEXER_H
 #define SF_COORD_DLQ_INDEXER_H
@@ -27,8 +27,5 @@ sf_dlq_indexer *sf_dlq_indexer_new(sf_coord *c);
 /* Stops reading (an event being indexed stays pending for later) and frees;
  * NULL is a no-op.  Not from inside one of its callbacks. */
 void sf_dlq_indexer_free(sf_dlq_indexer *x);
-/* The indexer's own Redis connection (borrowed; for the metrics), NULL
- * when "x" is. */
-sf_rconn *sf_dlq_indexer_conn(const sf_dlq_indexer *x);
 
 #endif

@@ -69,12 +69,10 @@ static void healthz(sf_coord *c, struct evhttp_request *req, const char *t) {
 
 static void readyz(sf_coord *c, struct evhttp_request *req, const char *t) {
     (void)t;
-    int64_t now = sf_mono_us();
-    int stalled = now - c->loop_tick_us > SF_LOOP_STALL_MS * 1000 ||
-                  now < c->loop_stalled_until_us;
     const char *why = c->stopping ? "shutting down"
                     : !sf_rconn_is_up(c->redis) ? "redis unavailable"
-                    : stalled ? "event loop stalled"
+                    : sf_loop_watch_stalled(&c->loop, sf_mono_us())
+                        ? "event loop stalled"
                     : NULL;
     if (!why)
         sf_http_reply_json(req, 200, json_pack("{s:s}", "status", "ready"));

@@ -29,7 +29,7 @@ typedef struct app {
     sf_coord coord;
     struct event *sigterm, *sigint;   /* owned */
     struct event *drain_ev;           /* owned */
-    struct event *tick_ev;            /* owned: stamps loop_tick_us */
+    struct event *tick_ev;            /* owned: stamps coord.loop */
     sf_wf_sweep *sweep;               /* owned: workflow runs' expiry */
     int64_t drain_deadline_ms;
     int quiet_ticks;                  /* drain polls seen with nothing pending */
@@ -77,16 +77,11 @@ static void on_redis_state(sf_rconn *conn, int up, void *arg) {
     sf_coord_metrics_refresh(c->metrics); /* the figures at once */
 }
 
-/* The 1 s loop timer: stamps the loop as turning (see coord.h). */
+/* The 1 s loop timer: stamps the loop as turning (loop_watch.h). */
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     sf_coord *c = arg;
-    int64_t now = sf_mono_us(), gap = now - c->loop_tick_us;
-    if (gap > SF_LOOP_STALL_MS * 1000) {
-        sf_warn("event_loop_stalled ms=%lld", (long long)(gap / 1000));
-        c->loop_stalled_until_us = now + SF_LOOP_STALL_MS * 1000;
-    }
-    c->loop_tick_us = now;
+    sf_loop_watch_tick(&c->loop, sf_mono_us());
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg) {
@@ -206,7 +201,7 @@ int main(int argc, char **argv) {
     evsignal_add(a.sigterm, NULL);
     evsignal_add(a.sigint, NULL);
     struct timeval tick = {SF_LOOP_TICK_MS / 1000, (SF_LOOP_TICK_MS % 1000) * 1000};
-    c->loop_tick_us = sf_mono_us();
+    sf_loop_watch_init(&c->loop, sf_mono_us());
     event_add(a.tick_ev, &tick);
 
     sf_info("listening addr=%s:%d redis=%s:%d prefix=%s auth=%s", cfg.listen_host,

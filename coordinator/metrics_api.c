@@ -10,15 +10,12 @@
 #include <string.h>
 
 #include "api.h"
-#include "dlq_indexer.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "qstats.h"
+#include "qstats_poll.h"
 #include "util.h"
-
-/* Meant to come from project() in CMakeLists.txt (as for the worker); the
- * fallback must follow it until coordinator/CMakeLists.txt defines it. */
 
 #define MAX_CODES 24      /* distinct statuses counted per route class */
 #define MINUTE_MS 60000
@@ -52,10 +49,6 @@ typedef struct minute_write {
     int64_t n;
 } minute_write;
 
-typedef struct queue_gauges {
-    sf_metric *length, *backlog, *pending, *oldest, *delayed;
-} queue_gauges;
-
 struct sf_coord_metrics {
     sf_coord *coord;                /* borrowed: the owner */
     sf_metrics *reg;                /* owned: every series below */
@@ -63,47 +56,12 @@ struct sf_coord_metrics {
     code_series publish_codes[MAX_CODES];
     sf_metric *latency[SF_ROUTE_COUNT];
     sf_metric *published, *dlq_indexed;
-    sf_metric *reconnects[2], *redis_up[2];  /* conn "main", "indexer" */
-    uint64_t reconnects_seen[2];    /* already added to the counters */
-    queue_gauges queue[2];          /* "msg", "cb" */
-    sf_metric *dlq_total, *dlq_state[SF_CBSTATE_COUNT];
-    sf_metric *wf_running, *wf_failed, *workers_alive;
-    int64_t stats_at_ms;            /* when the figures were read (before
-                                       the first fetch: process start) */
-    int fetching;                   /* a qstats fetch is in flight */
+    sf_qstats_poller *qstats;       /* owned: the cluster gauges */
     minute_count minutes[MINUTE_SLOTS];
-    struct event *refresh_ev;       /* owned: qstats every 5 s */
     struct event *flush_ev;         /* owned: per-minute counts */
 };
 
 /* ---- registration ---- */
-
-static double stats_age_s(void *arg) {
-    const sf_coord_metrics *m = arg;
-    int64_t age = sf_now_ms() - m->stats_at_ms;
-    return age > 0 ? (double)age / 1000.0 : 0;
-}
-
-static void register_queue(sf_coord_metrics *m, int q, const char *name) {
-    char l[32];
-    snprintf(l, sizeof(l), "queue=\"%s\"", name);
-    queue_gauges *g = &m->queue[q];
-    g->length = sf_metric_gauge(m->reg, "stepflow_queue_length",
-                                "Entries in the queue's Redis stream (XLEN).", l);
-    g->backlog = sf_metric_gauge(m->reg, "stepflow_queue_backlog",
-                                 "Stream entries no worker has read yet (the "
-                                 "consumer group's lag).", l);
-    g->pending = sf_metric_gauge(m->reg, "stepflow_queue_pending",
-                                 "Stream entries read by a worker and not "
-                                 "acknowledged yet (in flight).", l);
-    g->oldest = sf_metric_gauge(m->reg,
-                                "stepflow_queue_oldest_pending_age_seconds",
-                                "Age of the oldest pending entry (since it "
-                                "entered the stream); 0 when none.", l);
-    g->delayed = sf_metric_gauge(m->reg, "stepflow_queue_delayed",
-                                 "Messages waiting in the delayed set (delays, "
-                                 "not-before, retry backoff).", l);
-}
 
 static void register_all(sf_coord_metrics *m) {
     sf_metrics *r = m->reg;
@@ -114,46 +72,8 @@ static void register_all(sf_coord_metrics *m) {
     m->dlq_indexed = sf_metric_counter(r, "stepflow_dlq_index_events_total",
                                        "DLQ change events this coordinator's "
                                        "indexer applied.", NULL);
-    static const char *const conns[2] = {"main", "indexer"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(l, sizeof(l), "conn=\"%s\"", conns[i]);
-        m->reconnects[i] = sf_metric_counter(
-            r, "stepflow_redis_reconnects_total",
-            "Successful connections to Redis after the first, by connection.", l);
-        m->redis_up[i] = sf_metric_gauge(r, "stepflow_redis_up",
-                                         "1 while the connection to Redis is up.",
-                                         l);
-    }
-    sf_metric_set(sf_metric_gauge(r, "stepflow_build_info",
-                                  "Always 1; the labels say what runs.",
-                                  "version=\"" SF_VERSION "\",process=\"coordinator\""),
-                  1);
-    sf_metric_set(sf_metric_gauge(r, "stepflow_process_start_time_seconds",
-                                  "When the process started, seconds since "
-                                  "the Unix epoch.", NULL),
-                  (double)m->stats_at_ms / 1000.0);
-    register_queue(m, 0, "msg");
-    register_queue(m, 1, "cb");
-    m->dlq_total = sf_metric_gauge(r, "stepflow_dlq_entries",
-                                   "Entries in the DLQ.", NULL);
-    for (int i = 0; i < SF_CBSTATE_COUNT; i++) {
-        snprintf(l, sizeof(l), "state=\"%s\"", sf_cbstate_names[i]);
-        m->dlq_state[i] = sf_metric_gauge(
-            r, "stepflow_dlq_callback_state_entries",
-            "DLQ entries by failure-callback state (NONE: no callback).", l);
-    }
-    m->wf_running = sf_metric_gauge(r, "stepflow_workflow_runs",
-                                    "Workflow runs kept, by state.",
-                                    "state=\"running\"");
-    m->wf_failed = sf_metric_gauge(r, "stepflow_workflow_runs",
-                                   "Workflow runs kept, by state.",
-                                   "state=\"failed\"");
-    m->workers_alive = sf_metric_gauge(r, "stepflow_workers_alive",
-                                       "Workers whose heartbeat was seen in "
-                                       "the last 15 s.", NULL);
-    sf_metric_gauge_fn(r, "stepflow_stats_age_seconds",
-                       "Age of the cluster figures (queues, DLQ, runs, "
-                       "workers) this process serves.", NULL, stats_age_s, m);
+    sf_metrics_process_info(r, "coordinator");
+    sf_coord_metrics_redis_conn(m, m->coord->redis, "main");
     for (int i = 0; i < SF_ROUTE_COUNT; i++) {
         snprintf(l, sizeof(l), "route=\"%s\"", route_names[i]);
         m->latency[i] = sf_metric_histogram(
@@ -245,42 +165,13 @@ void sf_coord_metrics_dlq_indexed(sf_coord_metrics *m) {
 
 /* ---- the cluster figures ---- */
 
-static void set_queue(queue_gauges *g, const sf_qstats_queue *q) {
-    sf_metric_set(g->length, (double)q->length);
-    sf_metric_set(g->backlog, (double)q->backlog);
-    sf_metric_set(g->pending, (double)q->pending);
-    sf_metric_set(g->oldest, (double)q->oldest_pending_ms / 1000.0);
-    sf_metric_set(g->delayed, (double)q->delayed);
-}
-
-static void on_stats(const sf_qstats *s, const char *err, void *arg) {
-    sf_coord_metrics *m = arg;
-    m->fetching = 0;
-    if (!s) {
-        sf_debug("qstats_failed err=\"%s\"", err);
-        return;
-    }
-    set_queue(&m->queue[0], &s->msg);
-    set_queue(&m->queue[1], &s->cb);
-    sf_metric_set(m->dlq_total, (double)s->dlq_total);
-    for (int i = 0; i < SF_CBSTATE_COUNT; i++)
-        sf_metric_set(m->dlq_state[i], (double)s->dlq_by_state[i]);
-    sf_metric_set(m->wf_running, (double)s->wf_running);
-    sf_metric_set(m->wf_failed, (double)s->wf_failed);
-    sf_metric_set(m->workers_alive, (double)s->workers_alive);
-    m->stats_at_ms = s->at_ms;
-}
-
 void sf_coord_metrics_refresh(sf_coord_metrics *m) {
-    if (!m || m->fetching) return;
-    sf_coord *c = m->coord;
-    if (sf_qstats_fetch(c->redis, c->cfg->prefix, on_stats, m) == SF_OK)
-        m->fetching = 1;
+    if (m) sf_qstats_poller_refresh(m->qstats);
 }
 
-static void on_refresh_timer(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    sf_coord_metrics_refresh(arg);
+void sf_coord_metrics_redis_conn(sf_coord_metrics *m, sf_rconn *conn,
+                                 const char *label) {
+    if (m) sf_rconn_export_metrics(conn, m->reg, label);
 }
 
 /* ---- per-minute counts ---- */
@@ -345,46 +236,33 @@ sf_coord_metrics *sf_coord_metrics_new(sf_coord *c) {
     sf_coord_metrics *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
     m->coord = c;
-    m->stats_at_ms = sf_now_ms();
     m->reg = sf_metrics_new();
-    m->refresh_ev = event_new(c->base, -1, EV_PERSIST, on_refresh_timer, m);
     m->flush_ev = event_new(c->base, -1, EV_PERSIST, on_flush_timer, m);
-    if (!m->reg || !m->refresh_ev || !m->flush_ev) {
+    if (!m->reg || !m->flush_ev) {
         sf_coord_metrics_free(m);
         return NULL;
     }
     register_all(m);
-    struct timeval refresh = {SF_QSTATS_REFRESH_MS / 1000,
-                              (SF_QSTATS_REFRESH_MS % 1000) * 1000};
+    m->qstats = sf_qstats_poller_new(c->base, c->redis, c->cfg->prefix,
+                                     m->reg, NULL);
+    if (!m->qstats) {
+        sf_coord_metrics_free(m);
+        return NULL;
+    }
     struct timeval flush = {SF_HEARTBEAT_MS / 1000, (SF_HEARTBEAT_MS % 1000) * 1000};
-    event_add(m->refresh_ev, &refresh);
     event_add(m->flush_ev, &flush);
     return m;
 }
 
 void sf_coord_metrics_free(sf_coord_metrics *m) {
     if (!m) return;
-    if (m->refresh_ev) event_free(m->refresh_ev);
+    sf_qstats_poller_free(m->qstats);
     if (m->flush_ev) event_free(m->flush_ev);
     sf_metrics_free(m->reg);
     free(m);
 }
 
 /* ---- GET /metrics ---- */
-
-/* Brings the Redis link figures up to date (read at scrape time). */
-static void update_links(sf_coord_metrics *m) {
-    sf_coord *c = m->coord;
-    sf_rconn *conns[2] = {c->redis, sf_dlq_indexer_conn(c->indexer)};
-    for (int i = 0; i < 2; i++) {
-        uint64_t n = conns[i] ? sf_rconn_reconnects(conns[i]) : 0;
-        if (n > m->reconnects_seen[i]) {
-            sf_metric_add(m->reconnects[i], (double)(n - m->reconnects_seen[i]));
-            m->reconnects_seen[i] = n;
-        }
-        sf_metric_set(m->redis_up[i], sf_rconn_is_up(conns[i]) ? 1 : 0);
-    }
-}
 
 /* GET /metrics: the text exposition (no auth: scraped on the pod network). */
 void sf_api_metrics(sf_coord *c, struct evhttp_request *req, const char *tail) {
@@ -394,7 +272,6 @@ void sf_api_metrics(sf_coord *c, struct evhttp_request *req, const char *tail) {
         sf_http_reply_error(req, 503, "metrics unavailable");
         return;
     }
-    update_links(m);
     sf_buf text;
     sf_buf_init(&text);
     sf_metrics_render(m->reg, &text);

@@ -4,12 +4,12 @@
  *
  * Per process: HTTP requests by route class and status, publish requests
  * by status, request latency per route class, messages stored by publish/
- * batch/trigger, DLQ index events applied, Redis reconnects and link state,
- * build info and start time.  Cluster-wide (common/qstats.h, the same on
- * every coordinator and worker): a qstats fetch every SF_QSTATS_REFRESH_MS
- * (and whenever the Redis link comes up) on the command connection; GET
- * /metrics serves the last figures and never waits on Redis, and
- * stepflow_stats_age_seconds says how old they are.
+ * batch/trigger, DLQ index events applied, Redis reconnects and link state
+ * (kept by the connections, rconn.h), build info and start time.
+ * Cluster-wide: the gauges of a qstats poller (common/qstats_poll.h, the
+ * same on every coordinator and worker) on the command connection,
+ * refreshed every SF_QSTATS_REFRESH_MS and whenever the Redis link comes
+ * up; GET /metrics serves the last figures and never waits on Redis.
  *
  * Per-minute counts: every message stored is also added to the count of its
  * minute, and every SF_HEARTBEAT_MS the counts are added to Redis
@@ -26,8 +26,6 @@
 #include <stddef.h>
 
 #include "coord.h"
-
-#define SF_QSTATS_REFRESH_MS 5000
 
 /* The `route` label of stepflow_http_requests_total and
  * stepflow_http_request_duration_seconds. */
@@ -68,6 +66,11 @@ void sf_coord_metrics_dlq_indexed(sf_coord_metrics *m);
 
 /* Starts a qstats fetch now unless one is in flight (Redis link up). */
 void sf_coord_metrics_refresh(sf_coord_metrics *m);
+/* Exports connection "conn" (its owner frees it before the metrics) as
+ * stepflow_redis_up / stepflow_redis_reconnects_total{conn="<label>"}
+ * (rconn.h). */
+void sf_coord_metrics_redis_conn(sf_coord_metrics *m, sf_rconn *conn,
+                                 const char *label);
 /* Writes the per-minute counts now (SIGTERM: before the drain). */
 void sf_coord_metrics_flush(sf_coord_metrics *m);
 

@@ -3,7 +3,7 @@
  *
  * {time, queues: {messages, callbacks}: {length, backlog, pending,
  *  oldestPendingAgeSeconds, delayed}, dlq: {total, byFailureFunctionState},
- *  workflows: {running, failed}, workersAlive, workers: [...],
+ *  workflows: {running}, workersAlive, workers: [...],
  *  perMinute: [{minute, delivered, retried, failed, published}] x 60}
  *
  * Read fresh from Redis on every request, all pipelined on the command
@@ -14,7 +14,8 @@
  * from the zset, not alive, until the heartbeat script prunes it (1 h).
  * Any failed read (Redis down, the link lost midway, an error reply)
  * answers 503; the request is answered exactly once, when the last reply
- * is in. */
+ * is in.  Failed runs have no count here: they are DLQ entries (qstats.h
+ * says why). */
 #include "api.h"
 
 #include <stdlib.h>
@@ -130,14 +131,13 @@ static json_t *build(stats_req *sr) {
                       "delivered", (json_int_t)v[0], "retried", (json_int_t)v[1],
                       "failed", (json_int_t)v[2], "published", (json_int_t)v[3]));
     }
-    return json_pack("{s:I,s:{s:o,s:o},s:{s:I,s:o},s:{s:I,s:I},s:I,s:o,s:o}",
+    return json_pack("{s:I,s:{s:o,s:o},s:{s:I,s:o},s:{s:I},s:I,s:o,s:o}",
                      "time", (json_int_t)sr->now_ms,
                      "queues", "messages", queue_json(&q->msg), "callbacks",
                      queue_json(&q->cb),
                      "dlq", "total", (json_int_t)q->dlq_total,
                      "byFailureFunctionState", states,
                      "workflows", "running", (json_int_t)q->wf_running,
-                     "failed", (json_int_t)q->wf_failed,
                      "workersAlive", (json_int_t)q->workers_alive,
                      "workers", workers, "perMinute", per_minute);
 }

@@ -12,6 +12,7 @@
 #include "heartbeat.h"
 #include "log.h"
 #include "lua.h"
+#include "qstats_poll.h"
 #include "sigkeys.h"
 #include "status.h"
 #include "util.h"
@@ -219,19 +220,11 @@ static void rearm_cb(evutil_socket_t fd, short what, void *arg) {
     sf_worker_arm_read(arg);
 }
 
-/* Adds the links "c" regained since the last look to counter "m". */
-static void count_reconnects(sf_metric *m, uint64_t *seen, const sf_rconn *c) {
-    uint64_t n = sf_rconn_reconnects(c);
-    if (n > *seen) sf_metric_add(m, (double)(n - *seen));
-    *seen = n;
-}
-
 static void reader_state_cb(sf_rconn *c, int up, void *arg) {
     sf_reader *r = arg;
     if (r->w->closing) return;
     sf_info("redis_%s conn=read-%s", up ? "up" : "down", r->tag);
     if (!up) return;
-    count_reconnects(r->m_reconnects, &r->reconnects_seen, c);
     /* XGROUP CREATE <stream> workers 0 MKSTREAM (BUSYGROUP is fine). */
     sf_rconn_commandf(c, NULL, NULL, "XGROUP CREATE %s %s 0 MKSTREAM",
                       r->keys.stream, SF_GROUP_WORKERS);
@@ -480,8 +473,8 @@ static void main_state_cb(sf_rconn *c, int up, void *arg) {
     if (w->closing) return;
     sf_info("redis_%s conn=main", up ? "up" : "down");
     if (!up) return;
-    count_reconnects(w->m_reconnects, &w->reconnects_seen, c);
     if (!w->leaving) sf_heartbeat_beat(w->hb); /* alive as soon as it can */
+    sf_qstats_poller_refresh(w->qstats); /* the cluster gauges at once */
     if (!w->policy_checked)
         sf_rconn_commandf(c, policy_cb, w, "CONFIG GET maxmemory-policy");
     /* While the link was down the entries we hold kept aging on the
@@ -498,7 +491,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     sf_worker *w = arg;
-    w->tick_us = sf_mono_us();
+    sf_loop_watch_tick(&w->loop, sf_mono_us());
     if (sf_rconn_is_up(w->main)) resend_all(w);
     for (int q = 0; q < 2; q++)
         sf_worker_arm_read(&w->readers[q]);
@@ -513,7 +506,7 @@ static const char *unready(void *arg) {
         !sf_rconn_is_up(w->readers[SF_QUEUE_MSG].conn) ||
         !sf_rconn_is_up(w->readers[SF_QUEUE_CALLBACK].conn))
         return "redis unavailable";
-    if (sf_mono_us() - w->tick_us > (int64_t)READY_STALL_MS * 1000)
+    if (sf_loop_watch_stalled(&w->loop, sf_mono_us()))
         return "event loop stalled";
     return NULL;
 }
@@ -669,21 +662,14 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     w->cfg = *cfg;
     w->base = base;
     w->started_ms = sf_now_ms();
-    w->tick_us = sf_mono_us();
-    for (int q = 0; q < 2; q++) { /* what the metrics' labels need */
-        w->readers[q].w = w;
-        w->readers[q].q = (sf_queue_id)q;
-        w->readers[q].tag = q == SF_QUEUE_MSG ? "msg" : "cb";
-    }
+    sf_loop_watch_init(&w->loop, sf_mono_us());
     w->metrics = sf_metrics_new();
     sf_assert(w->metrics);
-    w->wm = sf_wmetrics_new(w);
     if (cfg->metrics_port >= 0) {
         w->status = sf_status_srv_new(base, cfg->metrics_host,
                                       cfg->metrics_port, w->metrics, unready,
                                       w, err);
         if (!w->status) {
-            sf_wmetrics_free(w->wm);
             sf_metrics_free(w->metrics);
             free(w);
             return NULL;
@@ -695,7 +681,6 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     w->http = sf_http_new(base, body_limit, max_conns, err);
     if (!w->http) {
         sf_status_srv_free(w->status);
-        sf_wmetrics_free(w->wm);
         sf_metrics_free(w->metrics);
         free(w);
         return NULL;
@@ -714,7 +699,10 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
                                 w->cfg.current_signing_key,
                                 sizeof(w->cfg.current_signing_key));
     w->hb = sf_heartbeat_new(w);
-    sf_wmetrics_start(w->wm);
+    sf_wmetrics_register(w);
+    w->qstats = sf_qstats_poller_new(base, w->main, cfg->prefix, w->metrics,
+                                     NULL);
+    sf_assert(w->qstats);
     sf_timer_in(w->tick_ev, TICK_MS);
     sf_timer_in(w->claim_ev, 1000); /* first scan soon after start */
     sf_info("worker_start consumer=%s concurrency=%d redis=%s:%d prefix=%s",
@@ -738,7 +726,7 @@ void sf_worker_free(sf_worker *w) {
     sf_rconn_free(w->main);
     w->main = NULL;
     sf_heartbeat_free(w->hb); /* after main: its callbacks have run */
-    sf_wmetrics_free(w->wm);
+    sf_qstats_poller_free(w->qstats);
     sf_http_free(w->http); /* cancels transfers without callbacks */
     while (w->active) {
         w->active->xfer = NULL;

@@ -15,14 +15,12 @@
 #include "config.h"
 #include "http.h"
 #include "keys.h"
+#include "loop_watch.h"
 #include "message.h"
 #include "metrics.h"
 #include "rconn.h"
 #include "worker.h"
 
-#ifndef SF_VERSION
-#define SF_VERSION "0.0.0" /* set by worker/CMakeLists.txt */
-#endif
 
 #define ID_MAX 48 /* a stream entry id: "<ms>-<seq>" + NUL */
 #define ACK_BATCH 128 /* ids per XACK/XDEL */
@@ -33,7 +31,8 @@
 #define CB_READ_MAX 64
 #define MOVE_LIMIT 1000 /* ids per queue_move_due.lua call */
 #define MOVE_IDLE_MS 100 /* mover period when nothing is due soon */
-#define TICK_MS 1000 /* housekeeping: resend stalled writes */
+#define TICK_MS SF_LOOP_TICK_MS /* housekeeping: resend stalled writes;
+                                  stamps the loop watch (readiness) */
 #define DRAIN_POLL_MS 20
 #define DRAIN_EXTRA_MS 5000 /* after the grace: time to write the rest */
 #define KEEPALIVE_BATCH 512 /* ids per XCLAIM ... JUSTID */
@@ -41,7 +40,6 @@
 #define SF_POISON_DELIVERIES 10 /* reclaimed more often: DLQ, not again */
 #define FINAL_TRIES 5 /* error replies to one final write before giving up
                          (resent by the tick, TICK_MS apart) */
-#define READY_STALL_MS 3000 /* /readyz: the tick must have run this recently */
 #define LEAVE_WAIT_MS 1000 /* exit: wait this long for the heartbeat's
                               last call (the worker leaves the list) */
 
@@ -168,8 +166,7 @@ struct sf_reader {
      * call through the pointer, NULL-safe). */
     sf_metric *m_out[SF_DOUT_COUNT]; /* deliveries by outcome */
     sf_metric *m_latency; /* HTTP attempt duration (s) */
-    sf_metric *m_reclaimed, *m_malformed, *m_reconnects;
-    uint64_t reconnects_seen; /* sf_rconn_reconnects(conn) counted so far */
+    sf_metric *m_reclaimed, *m_malformed;
 };
 
 /* One XACK + XDEL pair in flight; freed when both replied. */
@@ -194,19 +191,18 @@ struct sf_worker {
     int leaving; /* drained: the heartbeat's last call is out */
     int64_t drain_deadline_us, leave_deadline_us;
     int64_t started_ms; /* wall clock at sf_worker_new */
-    int64_t tick_us; /* last run of the 1 s tick (readiness) */
+    sf_loop_watch loop; /* stamped by the 1 s tick (readiness) */
     struct sf_flow *flow; /* flow control (flow.h) */
     struct sf_sigkeys *sigkeys; /* refreshes cfg.current_signing_key */
-    /* Operations: metrics (wmetrics.h), the listener (status.h), the
-     * heartbeat (heartbeat.h). */
+    /* Operations: metrics (wmetrics.h), the cluster gauges
+     * (qstats_poll.h), the listener (status.h), the heartbeat
+     * (heartbeat.h). */
     sf_metrics *metrics; /* owned registry */
-    struct sf_wmetrics *wm;
+    struct sf_qstats_poller *qstats; /* owned */
     struct sf_status_srv *status; /* NULL when metrics_port < 0 */
     struct sf_heartbeat *hb;
     sf_metric *m_fcb[SF_FCB_COUNT]; /* failure callbacks by result */
     sf_metric *m_reports; /* Upstash-Callback reports queued */
-    sf_metric *m_reconnects; /* of the main connection */
-    uint64_t reconnects_seen;
 };
 
 /* worker.c */

@@ -41,8 +41,9 @@ static const char usage_inspect[] =
     "entries read), consumers (pending, idle), the 10 oldest pending entries,\n"
     "the delayed set and the next message due; the DLQ index sizes per\n"
     "failure-callback state and the indexer's backlog; workflow runs kept,\n"
-    "running, failed and finished; flow-control keys (limits, in flight,\n"
-    "waiting); the workers' heartbeats; whether signing keys are set.\n"
+    "running, and ended (finished, cancelled or failed) awaiting deletion;\n"
+    "flow-control keys (limits, in flight, waiting); the workers'\n"
+    "heartbeats; whether signing keys are set.\n"
     "\n"
     "  --redis-url URL   redis://[user:password@]host:port[/db]\n"
     "                    (env STEPFLOW_REDIS_URL, default "
@@ -330,7 +331,6 @@ static json_t *workflows_doc(insp *x) {
     json_t *o = json_object();
     json_object_set_new(o, "runs", zcard_fig(x, "{wf}:runs"));
     json_object_set_new(o, "running", zcard_fig(x, "{wf}:running"));
-    json_object_set_new(o, "failed", zcard_fig(x, "{wf}:failed"));
     json_object_set_new(o, "expiring", zcard_fig(x, "{wf}:expire"));
     return o;
 }

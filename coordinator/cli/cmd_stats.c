@@ -14,10 +14,10 @@ static const char usage_stats[] =
     "GET /v2/stats: per queue (messages, failure callbacks) its length,\n"
     "backlog (entries no worker has read), pending (read, not yet\n"
     "acknowledged), the oldest pending entry's age and the delayed set; DLQ\n"
-    "entries by failure-callback state; workflow runs running and failed;\n"
-    "the workers (alive = a heartbeat in the last 15 s) with their\n"
-    "deliveries in flight and totals; and what was delivered, retried,\n"
-    "failed and published per minute.\n"
+    "entries by failure-callback state (failed workflow runs are among\n"
+    "them); running workflow runs; the workers (alive = a heartbeat in the\n"
+    "last 15 s) with their deliveries in flight and totals; and what was\n"
+    "delivered, retried, failed and published per minute.\n"
     "\n"
     "  --minutes N   per-minute rows to show, 1..60 (default 10)\n";
 

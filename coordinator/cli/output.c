@@ -837,11 +837,10 @@ void sf_out_stats(FILE *f, const json_t *stats, int minutes) {
     fprintf(f, "stats at %s\n\nqueues:\n", sf_out_iso8601(now, at, sizeof(at)));
     stats_queues(f, json_object_get(stats, "queues"));
     stats_dlq(f, json_object_get(stats, "dlq"));
-    const json_t *wf = json_object_get(stats, "workflows");
-    char running[24], failed[24];
-    count_text(wf, "running", running, sizeof(running));
-    count_text(wf, "failed", failed, sizeof(failed));
-    fprintf(f, "\nworkflow runs: %s running, %s failed\n", running, failed);
+    char running[24];
+    count_text(json_object_get(stats, "workflows"), "running", running,
+               sizeof(running));
+    fprintf(f, "\nworkflow runs: %s running\n", running);
     stats_workers(f, stats, now);
     stats_minutes(f, json_object_get(stats, "perMinute"), minutes);
 }
@@ -1091,8 +1090,7 @@ void sf_out_inspect(FILE *f, const json_t *doc) {
     fprintf(f, "\nworkflow runs\n");
     fig(f, 2, "kept", json_object_get(wf, "runs"));
     fig(f, 2, "running", json_object_get(wf, "running"));
-    fig(f, 2, "failed", json_object_get(wf, "failed"));
-    fig(f, 2, "finished, to expire", json_object_get(wf, "expiring"));
+    fig(f, 2, "ended, to expire", json_object_get(wf, "expiring"));
 
     inspect_flow_control(f, json_object_get(doc, "flowControl"));
     inspect_workers(f, json_object_get(doc, "workers"), now);

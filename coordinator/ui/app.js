@@ -565,7 +565,7 @@
       card('In flight', fmtNum(inflight), 'stat-inflight', 'deliveries running on live workers'),
       card('Workers alive', fmtNum(s.workersAlive), 'stat-workers-alive'),
       card('DLQ entries', fmtNum(dlq.total), 'stat-dlq-total'),
-      card('Runs running / failed', `${fmtNum(wf.running)} / ${fmtNum(wf.failed)}`, 'stat-runs')));
+      card('Runs running', fmtNum(wf.running), 'stat-runs', 'failed runs are DLQ entries')));
 
     out.push(h('section', { 'aria-labelledby': 'h-rate' },
       h('h2', { id: 'h-rate', text: 'Delivered and failed per minute' }),

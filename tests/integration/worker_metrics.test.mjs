@@ -5,7 +5,8 @@
 // and a strict parser accept; /healthz and /readyz follow Redis; the
 // heartbeat keys carry the worker's figures and the minute buckets its
 // counts, and a SIGTERM exit removes the worker.  Garbage requests to the
-// listener get a 4xx and leave the worker running.
+// listener get a 4xx and leave the worker running; /readyz answers 503
+// "event loop stalled" after the worker's loop did not turn for 3 s.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { after, before } from 'node:test';
 import { startStack, endpoint, waitFor, test, pairs, BIN_DIR } from './lib/stack.mjs';
 import { parsePromText, parsePromTextFull, sampleValue } from './lib/promtext.mjs';
+import { readyzAcrossStall } from './lib/stall.mjs';
 
 let stack, ep, worker;
 before(async () => {
@@ -325,6 +327,19 @@ test('garbage requests get a 4xx and the worker stays up', async () => {
   assert.ok(worker.alive, 'worker still running');
   assert.deepEqual((await getJson('/healthz')).json, { status: 'ok' });
   assert.equal((await getJson('/readyz')).status, 200);
+});
+
+test('/readyz answers 503 "event loop stalled" after the loop did not turn for 3 s', async () => {
+  // A probe's request is read only once the loop turns again, so the
+  // worker reports a stall for 3 s after it (see common/loop_watch.h).
+  assert.equal((await getJson('/readyz')).status, 200);
+  const text = await readyzAcrossStall(worker.proc, worker.url);
+  assert.match(text, /^HTTP\/1\.1 503/, text);
+  assert.match(text, /"error":\s*"event loop stalled"/, text);
+  assert.match(worker.log(), /event_loop_stalled ms=\d+/);
+  // Ready again once the loop has turned normally for a while.
+  await waitFor(async () => (await getJson('/readyz')).status === 200,
+    { timeout: 8000, message: '/readyz 200 again' });
 });
 
 test('/readyz is 503 while Redis is down, /healthz stays 200, reconnects are counted', async () => {

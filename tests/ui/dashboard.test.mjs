@@ -208,6 +208,8 @@ describe('dashboard in chromium', () => {
       assert.ok(await byTestId('chart-per-minute').isVisible(), 'per-minute chart');
       assert.equal(await byTestId('worker-row').count(), 1);
       assert.ok(Number(await textOf(byTestId('stat-dlq-total'))) >= 6, 'DLQ total');
+      // Failed runs are DLQ entries: the runs card counts the running ones only.
+      assert.match(await textOf(byTestId('stat-runs')), /^\d+$/, 'runs running');
       // The workers' heartbeats (every 5 s) bring this minute's deliveries.
       await until(async () => Number(await byTestId('chart-per-minute').getAttribute('data-delivered')) > 0 &&
         Number(await byTestId('chart-per-minute').getAttribute('data-failed')) >= 6,

@@ -1,11 +1,12 @@
 /* test_metrics.c - the registry and its text exposition: grouping by name,
- * values, histograms, gauge callbacks, NULL safety. */
+ * values, histograms, gauge callbacks, NULL safety, the process info. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "metrics.h"
+#include "util.h"
 
 static char *render(sf_metrics *m) {
     sf_buf b;
@@ -100,5 +101,27 @@ static void null_safety(void) {
         CHECK(sf_metrics_latency_bounds[i] > sf_metrics_latency_bounds[i - 1]);
 }
 
+static void process_info(void) {
+    sf_metrics *m = sf_metrics_new();
+    double before = (double)sf_now_ms() / 1000;
+    CHECK(sf_metrics_process_info(m, "worker") == SF_OK);
+    double after = (double)sf_now_ms() / 1000;
+    char *t = render(m);
+    const char *want = "# HELP stepflow_build_info Always 1; the labels say "
+                       "what runs.\n"
+                       "# TYPE stepflow_build_info gauge\n"
+                       "stepflow_build_info{version=\"" SF_VERSION
+                       "\",process=\"worker\"} 1\n"
+                       "# HELP stepflow_process_start_time_seconds When the "
+                       "process started, seconds since the Unix epoch.\n"
+                       "# TYPE stepflow_process_start_time_seconds gauge\n"
+                       "stepflow_process_start_time_seconds ";
+    CHECK(t && strncmp(t, want, strlen(want)) == 0);
+    double start = t ? strtod(t + strlen(want), NULL) : 0;
+    CHECK(start >= before && start <= after);
+    free(t);
+    sf_metrics_free(m);
+}
+
 TEST_MAIN(T(counters_and_grouping), T(histogram), T(gauge_fn_and_escapes),
-          T(null_safety))
+          T(null_safety), T(process_info))
