@@ -414,11 +414,12 @@ static sf_status apply(sf_config *cfg, setting_id id, const raw_value *rv,
             return SF_INVALID;
         }
         break;
-    case S_LOG_FORMAT:
+    case S_LOG_FORMAT: /* stored lowercase: callers compare it as is */
         if (strcasecmp(v, "json") && strcasecmp(v, "text"))
             why = "expected json or text";
         else
-            copy_checked(cfg->log_format, sizeof(cfg->log_format), v);
+            snprintf(cfg->log_format, sizeof(cfg->log_format), "%s",
+                     strcasecmp(v, "json") == 0 ? "json" : "text");
         break;
     case S_CONCURRENCY: cfg->concurrency = (int)num; break;
     case S_MAX_BODY: cfg->max_body_bytes = num; break;

@@ -50,7 +50,8 @@ typedef struct sf_config {
     int64_t wf_inline_bytes;       /* STEPFLOW_WORKFLOW_INLINE_BYTES, 64 KiB */
     char metrics_host[256];        /* STEPFLOW_METRICS_LISTEN host, worker */
     int metrics_port;              /* its port; -1 = no listener (default) */
-    char log_format[8];            /* STEPFLOW_LOG_FORMAT: "json" / "text" */
+    char log_format[8];            /* STEPFLOW_LOG_FORMAT: "json" / "text"
+                                      (lowercase whatever was written) */
 } sf_config;
 
 /* Fills "cfg" with defaults, then the environment, then "argv" flags.

@@ -19,7 +19,10 @@
  *   callbackMessageId id of the callback job
  *   callbackRetried   attempts used by the current callback run
  *   callbackResponseStatus, callbackResponseHeader (JSON),
- *   callbackResponseBody, callbackUpdatedAt (ms)
+ *   callbackResponseBody, callbackUpdatedAt (ms): the current run's last
+ *                     attempt (a manual retry clears the response)
+ *   callbackErrors    JSON [{error, body, headers, status, time}]: the
+ *                     current run's failed attempts, the last 10
  *   m                 msgpack envelope of the original message
  *   cbm               msgpack envelope of the callback job (retried = 0)
  *   raw               for malformed entries: the stream fields as JSON */

@@ -50,6 +50,10 @@ void sf_keys_fc_prefix(const char *prefix, char *out, size_t out_size) {
     snprintf(out, out_size, "%s:{msg}:fc:", prefix);
 }
 
+void sf_keys_fc_parked(const char *prefix, char *out, size_t out_size) {
+    snprintf(out, out_size, "%s:{msg}:fc:parked", prefix);
+}
+
 void sf_keys_stats_workers(const char *prefix, char *out, size_t out_size) {
     snprintf(out, out_size, "%s:{stats}:workers", prefix);
 }

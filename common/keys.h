@@ -53,6 +53,8 @@
  *   P:{msg}:fc:wait:<key>   list of parked msgIds, oldest first
  *   P:{msg}:fc:env:<key>    hash msgId -> envelope of a parked message
  *   P:{msg}:fc:wake         zset key -> time (ms) its wait list may move
+ *   P:{msg}:fc:parked       string: messages parked in all wait lists
+ *                           (kept by fc_limit.lua; read by common/qstats)
  *
  * Operator statistics (common/qstats.h; one slot, {stats}):
  *   P:{stats}:workers       zset consumer -> last heartbeat (ms)
@@ -113,6 +115,8 @@ void sf_keys_wf(const char *prefix, const char *what, char *out,
 
 /* "P:{msg}:fc:" — fc_limit.lua appends "<what>:<key>" */
 void sf_keys_fc_prefix(const char *prefix, char *out, size_t out_size);
+/* "P:{msg}:fc:parked" */
+void sf_keys_fc_parked(const char *prefix, char *out, size_t out_size);
 
 /* "P:{stats}:workers" */
 void sf_keys_stats_workers(const char *prefix, char *out, size_t out_size);

@@ -4,9 +4,12 @@
  * text.  Control characters in the text (a newline inside a value) are
  * escaped so one event stays one line.
  * JSON: the caller's logfmt text is split into its event and key=value
- * pairs and written as one object with jansson (which does the escaping).
- * Either way the line is written with one write(2), so lines of concurrent
- * processes sharing a terminal or a file do not interleave. */
+ * pairs and written as one object with jansson (which does the escaping);
+ * quoted values take exactly the escapes sf_log_q() writes.
+ * Either way the line is formatted whole and handed to one write(2) (a
+ * short write, rare, is completed by more), so lines of processes sharing
+ * a pipe do not interleave while they are under PIPE_BUF (4 KiB; only a
+ * line with a huge value is longer), nor in a file opened O_APPEND. */
 #include "log.h"
 
 #include <event2/event.h>
@@ -94,6 +97,45 @@ static char *copy_escaped(char *dst, char *end, const char *src) {
     return dst;
 }
 
+/* 1 when "c" may stand in a bare logfmt value. */
+static int is_plain(unsigned char c) {
+    return c > 0x20 && c != 0x7f && c != '"' && c != '\\' && c != '=';
+}
+
+/* "s" as one logfmt value (log.h). */
+const char *sf_log_q(char *buf, size_t size, const char *s) {
+    if (!s) s = "";
+    const char *p = s;
+    while (*p && is_plain((unsigned char)*p)) p++;
+    if (*s && !*p) return s;
+    if (size < 8) return "\"\"";
+    /* Room is kept for the longest escape, "...", the quote and the NUL. */
+    char *out = buf, *end = buf + size - 4 - 4;
+    *out++ = '"';
+    for (p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (out >= end) {
+            memcpy(out, "...", 3);
+            out += 3;
+            break;
+        }
+        char esc = c == '\\' ? '\\' : c == '"' ? '"' : c == '\n' ? 'n'
+                 : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
+        if (esc) {
+            *out++ = '\\';
+            *out++ = esc;
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(out, 5, "\\x%02x", c);
+            out += 4;
+        } else {
+            *out++ = (char)c;
+        }
+    }
+    *out++ = '"';
+    *out = '\0';
+    return buf;
+}
+
 static void write_all(const char *w, size_t left) {
     while (left > 0) { /* stderr is unbuffered; a short write is rare */
         ssize_t k = write(STDERR_FILENO, w, left);
@@ -124,10 +166,29 @@ static json_t *json_text(const char *s, size_t len) {
     return j ? j : json_string("");
 }
 
-/* A bare logfmt value as JSON: an integer that fits a double exactly
- * becomes a number, anything else a string. */
-static json_t *json_bare(const char *s, size_t len) {
-    size_t i = s[0] == '-' ? 1 : 0;
+/* Keys whose values are counts, sizes, durations or codes.  Only their
+ * values become JSON numbers, so a key's JSON type never depends on what
+ * one value looks like (log.h).  A new numeric field of a log line is
+ * added here; until then it is a string. */
+static const char *const numeric_keys[] = {
+    "attempt",  "concurrency", "deliveries", "delivered", "entries",
+    "events",   "failed",      "failed_scheduled", "gen", "grace_ms",
+    "inflight", "kind",        "left",       "minute",    "ms",
+    "pending",  "port",        "published",  "retried",   "runs_deleted",
+    "sig",      "signal",      "stage",      "status",    "try",
+};
+
+static int is_numeric_key(const char *key) {
+    for (size_t i = 0; i < sizeof(numeric_keys) / sizeof(numeric_keys[0]); i++)
+        if (strcmp(key, numeric_keys[i]) == 0) return 1;
+    return 0;
+}
+
+/* A bare logfmt value of "key" as JSON: for a numeric key an integer that
+ * fits a double exactly becomes a number; anything else is a string. */
+static json_t *json_bare(const char *key, const char *s, size_t len) {
+    if (!is_numeric_key(key)) return json_text(s, len);
+    size_t i = len > 0 && s[0] == '-' ? 1 : 0;
     if (len > i && len - i <= 15 && (len - i == 1 || s[i] != '0')) {
         size_t d = i;
         while (d < len && s[d] >= '0' && s[d] <= '9') d++;
@@ -141,43 +202,79 @@ static int is_key_char(char c) {
            (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Decodes the quoted value at "*sp" (just past its opening quote) into
+ * "val" (room for strlen(*sp) bytes), taking exactly sf_log_q()'s escapes:
+ * \\ \" \n \r \t \xNN.  Moves "*sp" past the closing quote and returns
+ * the length, or -1 on an unknown escape or a missing closing quote. */
+static long unquote(const char **sp, char *val) {
+    const char *s = *sp;
+    size_t n = 0;
+    for (; *s && *s != '"'; s++) {
+        if (*s != '\\') {
+            val[n++] = *s;
+            continue;
+        }
+        s++;
+        switch (*s) {
+        case '\\': val[n++] = '\\'; break;
+        case '"': val[n++] = '"'; break;
+        case 'n': val[n++] = '\n'; break;
+        case 'r': val[n++] = '\r'; break;
+        case 't': val[n++] = '\t'; break;
+        case 'x': {
+            int hi = hex_digit(s[1]), lo = hi < 0 ? -1 : hex_digit(s[2]);
+            if (lo < 0) return -1;
+            val[n++] = (char)(hi * 16 + lo);
+            s += 2;
+            break;
+        }
+        default: return -1;
+        }
+    }
+    if (*s != '"') return -1;
+    *sp = s + 1;
+    return (long)n;
+}
+
 /* Adds the pairs of "s" (`key=value key="quoted \"value\""...`) to "o";
- * returns -1 (o partly filled) if "s" is not logfmt. */
+ * a caller's time, level or msg is renamed field_<key>.  Returns -1 (o
+ * partly filled) if "s" is not logfmt. */
 static int parse_pairs(json_t *o, const char *s) {
-    char *val = NULL;
-    int rc = 0;
-    while (*s && rc == 0) {
+    while (*s) {
         while (*s == ' ') s++;
         if (!*s) break;
         const char *k = s;
         while (is_key_char(*s)) s++;
         if (s == k || *s != '=') return -1;
         char key[64];
-        size_t klen = (size_t)(s - k) < sizeof(key) ? (size_t)(s - k)
-                                                     : sizeof(key) - 1;
-        memcpy(key, k, klen);
-        key[klen] = '\0';
+        int klen = (int)(s - k) < 48 ? (int)(s - k) : 48;
+        int reserved = (klen == 4 && !memcmp(k, "time", 4)) ||
+                       (klen == 5 && !memcmp(k, "level", 5)) ||
+                       (klen == 3 && !memcmp(k, "msg", 3));
+        snprintf(key, sizeof(key), "%s%.*s", reserved ? "field_" : "", klen, k);
         s++;
-        if (*s == '"') { /* quoted: \" and \\ are escapes */
-            size_t cap = strlen(s), n = 0;
-            val = malloc(cap + 1);
+        if (*s == '"') {
+            s++;
+            char *val = malloc(strlen(s) + 1);
             if (!val) return -1;
-            for (s++; *s && *s != '"'; s++) {
-                if (*s == '\\' && (s[1] == '"' || s[1] == '\\')) s++;
-                val[n++] = *s;
-            }
-            if (*s != '"') rc = -1;
-            else s++;
-            json_object_set_new(o, key, json_text(val, n));
+            long n = unquote(&s, val);
+            if (n >= 0) json_object_set_new(o, key, json_text(val, (size_t)n));
             free(val);
-            val = NULL;
+            if (n < 0) return -1;
         } else {
             const char *v = s;
             while (*s && *s != ' ') s++;
-            json_object_set_new(o, key, json_bare(v, (size_t)(s - v)));
+            json_object_set_new(o, key, json_bare(key, v, (size_t)(s - v)));
         }
     }
-    return rc;
+    return 0;
 }
 
 /* {"time","level","msg",...pairs} of "text"; NULL on allocation failure. */
@@ -196,7 +293,7 @@ static char *json_line(sf_log_level level, const char *text) {
     json_t *pairs = json_object();
     if (logfmt && pairs && parse_pairs(pairs, text + ev) == 0) {
         json_object_set_new(o, "msg", json_text(text, ev));
-        json_object_update_missing(o, pairs);
+        json_object_update(o, pairs); /* no time/level/msg: renamed */
     } else {
         json_object_set_new(o, "msg", json_text(text, strlen(text)));
     }

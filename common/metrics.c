@@ -111,11 +111,14 @@ sf_metric *sf_metric_histogram(sf_metrics *m, const char *name,
     if (!s) return NULL;
     s->bounds = malloc((n ? n : 1) * sizeof(double));
     s->counts = calloc(n + 1, sizeof(uint64_t));
-    if (!s->bounds || !s->counts) { /* left registered, never updated */
+    if (!s->bounds || !s->counts) {
+        /* Unregistered again (it is the last series): a histogram without
+         * buckets would render as invalid exposition. */
+        m->len--;
         free(s->bounds);
         free(s->counts);
-        s->bounds = NULL;
-        s->counts = NULL;
+        free(s->labels);
+        free(s);
         return NULL;
     }
     if (n) memcpy(s->bounds, bounds, n * sizeof(double));

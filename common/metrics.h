@@ -2,15 +2,22 @@
  *
  * A registry holds series: counters, gauges (set, added to, or read from a
  * callback at render time) and histograms with fixed bucket bounds.  Every
- * series is registered once at start-up (name, help, a label set written as
- * Prometheus text, e.g. `queue="msg",outcome="success"`, or NULL) and then
- * updated through the returned pointer: an update is a few instructions, no
- * allocation, no lookup, so it can sit on the delivery hot path.
+ * series is registered once (name, help, a label set written by the caller
+ * as Prometheus text, e.g. `queue="msg",outcome="success"`, or NULL) and
+ * then updated through the returned pointer: an update is a few
+ * instructions, no allocation, no lookup, so it can sit on the delivery hot
+ * path.
+ *
+ * Label sets are copied as given, not escaped: every label value is text
+ * of ours (queue tags, outcome and route names, callback states, status
+ * codes, connection names, the version), never a consumer name, a
+ * flow-control key, a URL or anything else from outside, which would also
+ * make the number of series unbounded.  Keep it that way.
  *
  * sf_metrics_render() writes the text exposition format 0.0.4: one # HELP
- * and # TYPE per metric name (series of one name are grouped even when
- * registered apart), label values escaped, histograms as cumulative
- * _bucket{le=...}, _sum and _count.  Names follow Prometheus conventions:
+ * (escaped) and # TYPE per metric name (series of one name are grouped
+ * even when registered apart), histograms as cumulative _bucket{le=...},
+ * _sum and _count.  Names follow Prometheus conventions:
  * stepflow_..._total for counters, base units (_seconds, _bytes).
  *
  * Single-threaded: both processes run one event loop.  The registry owns
@@ -43,7 +50,8 @@ sf_metric *sf_metric_gauge(sf_metrics *m, const char *name, const char *help,
 sf_metric *sf_metric_gauge_fn(sf_metrics *m, const char *name,
                               const char *help, const char *labels,
                               sf_metric_read_fn *fn, void *arg);
-/* "bounds": "n" increasing upper bounds (copied); +Inf is implied. */
+/* "bounds": "n" increasing upper bounds (copied); +Inf is implied.  On
+ * allocation failure nothing stays registered (NULL). */
 sf_metric *sf_metric_histogram(sf_metrics *m, const char *name,
                                const char *help, const char *labels,
                                const double *bounds, size_t n);

@@ -1,6 +1,6 @@
 /* qstats.c - the cluster-wide figures, read from Redis (see qstats.h).
  *
- * One fetch = 16 plain commands pipelined on the caller's connection, each
+ * One fetch = 17 plain commands pipelined on the caller's connection, each
  * with a small slot record as privdata.  Replies are parsed as they arrive
  * (hiredis frees them after the callback) into the fetch object; the last
  * reply to come back, or the NULL replies of a link that dropped, settles
@@ -106,7 +106,7 @@ int sf_qstats_missing(const redisReply *r) {
 enum { Q_XINFO, Q_XLEN, Q_XPENDING, Q_DELAYED, Q_NCMD };
 
 /* Slots: the message queue, the callback queue, the DLQ indexes, the runs,
- * the live workers. */
+ * the live workers, the flow-control parked count. */
 enum {
     S_MSG = 0,
     S_CB = Q_NCMD,
@@ -114,6 +114,7 @@ enum {
     S_DLQ_STATE,
     S_WF_RUNNING = S_DLQ_STATE + SF_CBSTATE_COUNT,
     S_WORKERS,
+    S_FC_PARKED,
     S_COUNT
 };
 
@@ -167,6 +168,7 @@ static void fetch_settle(fetch *f) {
         s.at_ms = f->now_ms;
         fill_queue(f, 0, &s.msg);
         fill_queue(f, 1, &s.cb);
+        s.msg.parked = f->val[S_FC_PARKED] > 0 ? f->val[S_FC_PARKED] : 0;
         s.dlq_total = f->val[S_DLQ_ALL];
         for (int i = 0; i < SF_CBSTATE_COUNT; i++)
             s.dlq_by_state[i] = f->val[S_DLQ_STATE + i];
@@ -257,7 +259,11 @@ static int send_all(sf_rconn *c, const char *prefix, fetch *f) {
     snprintf(min, sizeof(min), "%lld",
              (long long)(f->now_ms - SF_WORKER_ALIVE_MS));
     const char *alive[] = {"ZCOUNT", key, min, "+inf"};
-    return send_slot(c, f, S_WORKERS, 4, alive);
+    if (send_slot(c, f, S_WORKERS, 4, alive)) return -1;
+    /* GET P:{msg}:fc:parked (nil = 0) */
+    sf_keys_fc_parked(prefix, key, sizeof(key));
+    const char *parked[] = {"GET", key};
+    return send_slot(c, f, S_FC_PARKED, 2, parked);
 }
 
 sf_status sf_qstats_fetch(sf_rconn *c, const char *prefix, sf_qstats_fn *fn,

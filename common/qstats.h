@@ -1,6 +1,7 @@
 /* qstats.h - the cluster-wide figures both processes report: queue backlog,
- * pending, oldest pending age, delayed set, DLQ size by failure-callback
- * state, workflow runs, live workers.
+ * pending, oldest pending age, delayed set, messages parked by flow
+ * control, DLQ size by failure-callback state, workflow runs, live
+ * workers.
  *
  * They are read from Redis, not counted in a process, so every coordinator
  * and every worker reports the same numbers (aggregate them with max(), not
@@ -9,9 +10,10 @@
  * back once with every figure, or with an error text.
  *
  * Reads per fetch: XINFO GROUPS + XLEN + XPENDING (summary) + ZCARD of the
- * delayed set for each of the two queues, ZCARD of the DLQ's all-entries
- * index and of its five state indexes, ZCARD of the running runs, ZCOUNT
- * of the workers seen in the last SF_WORKER_ALIVE_MS.  Failed runs are no
+ * delayed set for each of the two queues, GET of the flow-control parked
+ * count (P:{msg}:fc:parked, kept by fc_limit.lua), ZCARD of the DLQ's
+ * all-entries index and of its five state indexes, ZCARD of the running
+ * runs, ZCOUNT of the workers seen in the last SF_WORKER_ALIVE_MS.  Failed runs are no
  * figure of their own: P:{wf}:failed only hands them to the coordinators'
  * expiry sweep (wf_expire.lua), which empties it within seconds; they show
  * as DLQ entries. */
@@ -40,6 +42,8 @@ typedef struct sf_qstats_queue {
     int64_t oldest_pending_ms; /* age of the oldest pending entry (now - its
                                   id's time), 0 when none is pending */
     int64_t delayed;        /* ZCARD of the delayed set (delays, backoff) */
+    int64_t parked;         /* off the stream in a flow-control key's wait
+                               list (the message queue only; 0 for cb) */
 } sf_qstats_queue;
 
 typedef struct sf_qstats {

@@ -17,6 +17,7 @@
 /* The gauges of one queue. */
 typedef struct queue_gauges {
     sf_metric *length, *backlog, *pending, *oldest_s, *delayed;
+    sf_metric *parked;          /* "msg" only: flow control parks messages */
 } queue_gauges;
 
 struct sf_qstats_poller {
@@ -25,6 +26,7 @@ struct sf_qstats_poller {
     struct event *timer;        /* owned: every SF_QSTATS_REFRESH_MS */
     int fetching;               /* a fetch is in flight */
     int stopped;                /* freed by the owner: the callback frees */
+    int paused;                 /* sf_qstats_poller_stop(): no more fetches */
     int64_t at_ms;              /* when the figures shown were read (the
                                    poller's creation until a fetch
                                    succeeds) */
@@ -68,6 +70,10 @@ static void register_queue(sf_qstats_poller *p, sf_metrics *reg,
     g->delayed = gauge(p, reg, "stepflow_queue_delayed",
                        "Messages waiting in the delayed set (delays, "
                        "not-before, retry backoff).", l);
+    if (g == &p->queue[0])
+        g->parked = gauge(p, reg, "stepflow_queue_parked",
+                          "Messages off the stream in a flow-control key's "
+                          "wait list.", l);
 }
 
 /* Registers every gauge; the age gauge, which points at "p", only when
@@ -108,6 +114,7 @@ static void set_queue(queue_gauges *g, const sf_qstats_queue *q) {
     sf_metric_set(g->pending, (double)q->pending);
     sf_metric_set(g->oldest_s, (double)q->oldest_pending_ms / 1000.0);
     sf_metric_set(g->delayed, (double)q->delayed);
+    sf_metric_set(g->parked, (double)q->parked); /* NULL for "cb": no-op */
 }
 
 static void poller_destroy(sf_qstats_poller *p) {
@@ -124,7 +131,7 @@ static void on_stats(const sf_qstats *s, const char *err, void *arg) {
         return;
     }
     if (!s) { /* the gauges keep the last figures; their age grows */
-        sf_debug("qstats_failed err=\"%s\"", err ? err : "");
+        sf_debug("qstats_failed err=%s", SF_LOGQ(err));
         return;
     }
     set_queue(&p->queue[0], &s->msg);
@@ -138,9 +145,15 @@ static void on_stats(const sf_qstats *s, const char *err, void *arg) {
 }
 
 void sf_qstats_poller_refresh(sf_qstats_poller *p) {
-    if (!p || p->fetching) return;
+    if (!p || p->fetching || p->paused) return;
     if (sf_qstats_fetch(p->conn, p->prefix, on_stats, p) == SF_OK)
         p->fetching = 1;
+}
+
+void sf_qstats_poller_stop(sf_qstats_poller *p) {
+    if (!p) return;
+    p->paused = 1;
+    if (p->timer) event_del(p->timer);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {

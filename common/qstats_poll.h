@@ -7,6 +7,7 @@
  *   stepflow_queue_length{queue}, stepflow_queue_backlog{queue},
  *   stepflow_queue_pending{queue}, stepflow_queue_delayed{queue},
  *   stepflow_queue_oldest_pending_age_seconds{queue}    queue "msg", "cb"
+ *   stepflow_queue_parked{queue="msg"}   flow control's wait lists
  *   stepflow_dlq_entries, stepflow_dlq_callback_state_entries{state}
  *   stepflow_workflow_runs{state="running"}, stepflow_workers_alive
  *   stepflow_stats_age_seconds                 how old the figures are
@@ -42,9 +43,13 @@ typedef struct sf_qstats_poller sf_qstats_poller;
 sf_qstats_poller *sf_qstats_poller_new(struct event_base *base, sf_rconn *c,
                                        const char *prefix, sf_metrics *reg,
                                        sf_err *err);
-/* Starts a fetch now unless one is in flight or the link is down.  NULL is
- * a no-op. */
+/* Starts a fetch now unless one is in flight, the link is down or the
+ * poller is stopped.  NULL is a no-op. */
 void sf_qstats_poller_refresh(sf_qstats_poller *p);
+/* Stops the refresh timer and makes refreshes no-ops (shutdown: a process
+ * draining sends no more reads); the gauges keep the last figures.  A
+ * fetch in flight completes.  NULL is a no-op. */
+void sf_qstats_poller_stop(sf_qstats_poller *p);
 /* Stops the timer and frees; a fetch in flight frees it when it calls
  * back (at the latest when the connection is freed).  NULL is a no-op. */
 void sf_qstats_poller_free(sf_qstats_poller *p);

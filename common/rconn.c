@@ -87,9 +87,9 @@ static void rconn_set_down(sf_rconn *c) {
     c->ac = NULL;
     sf_metric_set(c->m_up, 0);
     if (was_up && c->freeing) {
-        sf_debug("redis link closed conn=%s", c->name);
+        sf_debug("redis_link_closed conn=%s", c->name);
     } else if (was_up) {
-        sf_warn("redis link down conn=%s", c->name);
+        sf_warn("redis_link_down conn=%s", c->name);
         if (c->state_fn) c->state_fn(c, 0, c->arg);
     }
 }
@@ -98,7 +98,8 @@ static void rconn_disconnect_cb(const redisAsyncContext *ac, int status) {
     sf_rconn *c = ac->data;
     if (!c) return;
     if (status != REDIS_OK && !c->freeing)
-        sf_debug("redis disconnected conn=%s err=\"%s\"", c->name, ac->errstr);
+        sf_debug("redis_disconnected conn=%s err=%s", c->name,
+                 SF_LOGQ(ac->errstr));
     rconn_set_down(c);
     rconn_schedule_retry(c);
 }
@@ -111,8 +112,8 @@ static void rconn_handshake_cb(redisAsyncContext *ac, void *r, void *priv) {
     if (!c || c->ac != ac) return;
     if (!reply) return; /* link lost: the disconnect callback handles it */
     if (reply->type == REDIS_REPLY_ERROR && strcmp(step, "setname") != 0) {
-        sf_error("redis handshake failed conn=%s step=%s err=\"%s\"", c->name,
-                 step, reply->str);
+        sf_error("redis_handshake_failed conn=%s step=%s err=%s", c->name,
+                 step, SF_LOGQ(reply->str));
         c->handshake_failed = 1;
     }
     if (--c->handshake_left > 0) return;
@@ -126,8 +127,8 @@ static void rconn_handshake_cb(redisAsyncContext *ac, void *r, void *priv) {
     sf_metric_set(c->m_up, 1);
     if (c->connects > 1) sf_metric_add(c->m_reconnects, 1);
     c->backoff_ms = SF_RCONN_BACKOFF_MIN_MS;
-    sf_info("redis link up conn=%s host=%s port=%d", c->name, c->addr.host,
-            c->addr.port);
+    sf_info("redis_link_up conn=%s host=%s port=%d", c->name,
+            SF_LOGQ(c->addr.host), c->addr.port);
     if (c->state_fn) c->state_fn(c, 1, c->arg);
 }
 
@@ -136,8 +137,8 @@ static void rconn_connect_cb(const redisAsyncContext *cac, int status) {
     sf_rconn *c = ac->data;
     if (!c) return;
     if (status != REDIS_OK) {
-        sf_debug("redis connect failed conn=%s err=\"%s\"", c->name,
-                 ac->errstr);
+        sf_debug("redis_connect_failed conn=%s err=%s", c->name,
+                 SF_LOGQ(ac->errstr));
         c->ac = NULL; /* hiredis frees the context after this callback */
         rconn_schedule_retry(c);
         return;
@@ -181,8 +182,8 @@ static void rconn_connect(sf_rconn *c) {
         return;
     }
     if (ac->err) {
-        sf_debug("redis connect failed conn=%s err=\"%s\"", c->name,
-                 ac->errstr);
+        sf_debug("redis_connect_failed conn=%s err=%s", c->name,
+                 SF_LOGQ(ac->errstr));
         redisAsyncFree(ac);
         rconn_schedule_retry(c);
         return;

@@ -293,7 +293,8 @@ static void on_cb_retried(redisAsyncContext *ac, void *reply, void *privdata) {
     cb_ctx *x = privdata;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r) sf_warn("cb_retry_failed dlqId=%s err=\"%s\"", x->dlq_id, r->str);
+        if (r) sf_warn("cb_retry_failed dlqId=%s err=%s", SF_LOGQ(x->dlq_id),
+                       SF_LOGQ(r->str));
         sf_http_reply_error(x->req, 503, "redis unavailable");
     } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
         sf_http_reply_json(x->req, 200, json_pack("{s:s,s:I}", "workflowRunId",
@@ -401,7 +402,8 @@ static void on_cb_cancelled(redisAsyncContext *ac, void *reply, void *privdata) 
     cb_ctx *x = privdata;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r) sf_warn("cb_cancel_failed dlqId=%s err=\"%s\"", x->dlq_id, r->str);
+        if (r) sf_warn("cb_cancel_failed dlqId=%s err=%s", SF_LOGQ(x->dlq_id),
+                       SF_LOGQ(r->str));
         sf_http_reply_error(x->req, 503, "redis unavailable");
     } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
         sf_http_reply_json(x->req, 200, json_object());

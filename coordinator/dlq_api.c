@@ -41,7 +41,7 @@ static void on_deleted(redisAsyncContext *ac, void *reply, void *privdata) {
     delete_job *j = privdata;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r) sf_warn("dlq_delete_failed err=\"%s\"", r->str);
+        if (r) sf_warn("dlq_delete_failed err=%s", SF_LOGQ(r->str));
         j->failed = 1;
     } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
         j->deleted++;

@@ -57,7 +57,7 @@ static void on_indexed(redisAsyncContext *ac, void *reply, void *privdata) {
     redisReply *r = reply;
     if (!settle(x, r)) return;
     if (r->type == REDIS_REPLY_ERROR) {
-        sf_warn("dlq_index_failed err=\"%s\"", r->str);
+        sf_warn("dlq_index_failed err=%s", SF_LOGQ(r->str));
     } else {
         x->indexed++;
         sf_coord_metrics_dlq_indexed(x->coord->metrics);
@@ -111,7 +111,7 @@ static void on_read(redisAsyncContext *ac, void *reply, void *privdata) {
     if (!settle(x, r)) return;
     size_t seen = 0;
     if (r->type == REDIS_REPLY_ERROR) {
-        sf_warn("dlq_indexer_read_failed err=\"%s\"", r->str);
+        sf_warn("dlq_indexer_read_failed err=%s", SF_LOGQ(r->str));
         if (strstr(r->str, "NOGROUP")) x->group_ready = 0;
         if (x->inflight == 0) kick_later(x);
         return;
@@ -141,7 +141,7 @@ static void on_claim(redisAsyncContext *ac, void *reply, void *privdata) {
         size_t n = handle_entries(x, r->element[1]);
         if (n) sf_info("dlq_indexer_claimed events=%zu", n);
     } else if (r->type == REDIS_REPLY_ERROR) {
-        sf_warn("dlq_indexer_claim_failed err=\"%s\"", r->str);
+        sf_warn("dlq_indexer_claim_failed err=%s", SF_LOGQ(r->str));
         x->last_claim_ms = sf_now_ms();
         snprintf(x->claim_cursor, sizeof(x->claim_cursor), "0-0");
         if (x->inflight == 0) kick_later(x);
@@ -160,7 +160,7 @@ static void on_group(redisAsyncContext *ac, void *reply, void *privdata) {
     redisReply *r = reply;
     if (!settle(x, r)) return;
     if (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "BUSYGROUP")) {
-        sf_warn("dlq_indexer_group_failed err=\"%s\"", r->str);
+        sf_warn("dlq_indexer_group_failed err=%s", SF_LOGQ(r->str));
         kick_later(x);
         return;
     }
@@ -234,6 +234,10 @@ sf_dlq_indexer *sf_dlq_indexer_new(sf_coord *c) {
     }
     sf_coord_metrics_redis_conn(c->metrics, x->conn, "indexer");
     return x;
+}
+
+int sf_dlq_indexer_is_up(const sf_dlq_indexer *x) {
+    return x && sf_rconn_is_up(x->conn);
 }
 
 void sf_dlq_indexer_free(sf_dlq_indexer *x) {

@@ -27,5 +27,8 @@ sf_dlq_indexer *sf_dlq_indexer_new(sf_coord *c);
 /* Stops reading (an event being indexed stays pending for later) and frees;
  * NULL is a no-op.  Not from inside one of its callbacks. */
 void sf_dlq_indexer_free(sf_dlq_indexer *x);
+/* 1 while the indexer's own Redis connection is up (GET /readyz: while it
+ * is down the DLQ indexes stall); 0 for NULL. */
+int sf_dlq_indexer_is_up(const sf_dlq_indexer *x);
 
 #endif

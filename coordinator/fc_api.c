@@ -33,7 +33,7 @@ static void on_info(redisAsyncContext *ac, void *reply, void *privdata) {
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
         if (r && r->type == REDIS_REPLY_ERROR)
-            sf_error("fc_info_error err=\"%s\"", r->str);
+            sf_error("fc_info_error err=%s", SF_LOGQ(r->str));
         sf_http_reply_error(f->req, 503, "redis unavailable");
     } else if (int_at(r, 0) != 1 || r->elements < 8) {
         sf_http_reply_error(f->req, 404, "flow control key not found");

@@ -3,10 +3,13 @@
  * Every request that reaches the route table is counted once in the
  * metrics, with its route class, its status and its latency, whoever sends
  * the reply (a JSON helper below or a handler's own evhttp_send_reply): a
- * small record per request is linked in the server from dispatch until
- * evhttp reports the response written (on_complete).  When the client
- * goes away first, evhttp frees the request without that callback; the
- * connection's close callback then settles its records (status 499).
+ * small record per request is linked in the server, and attached to its
+ * connection's close callback, from dispatch until evhttp reports the
+ * response written (on_complete).  evhttp hands a connection's requests
+ * to us one at a time (the next is read once the response is out), so a
+ * connection has at most one record.  When the client goes away first,
+ * evhttp frees the request without on_complete; the connection's close
+ * callback then settles its record (status 499).
  * Requests evhttp refuses before dispatch (a malformed request line,
  * headers or body over the limits) are not counted. */
 #include "http.h"
@@ -22,6 +25,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "dlq_indexer.h"
 #include "log.h"
 #include "metrics_api.h"
 #include "util.h"
@@ -67,10 +71,14 @@ static void healthz(sf_coord *c, struct evhttp_request *req, const char *t) {
     sf_http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* Ready: not stopping, both Redis connections up (commands, and the DLQ
+ * indexer's: without it the DLQ indexes stall), the loop turning. */
 static void readyz(sf_coord *c, struct evhttp_request *req, const char *t) {
     (void)t;
     const char *why = c->stopping ? "shutting down"
-                    : !sf_rconn_is_up(c->redis) ? "redis unavailable"
+                    : !sf_rconn_is_up(c->redis) ||
+                              !sf_dlq_indexer_is_up(c->indexer)
+                        ? "redis unavailable"
                     : sf_loop_watch_stalled(&c->loop, sf_mono_us())
                         ? "event loop stalled"
                     : NULL;
@@ -88,6 +96,8 @@ static const route routes[] = {
      SF_ROUTE_METRICS},
     {EVHTTP_REQ_GET, ROUTE_EXACT, "/", 0, sf_api_ui, SF_ROUTE_UI},
     {EVHTTP_REQ_GET, ROUTE_REST, "/ui/", 0, sf_api_ui, SF_ROUTE_UI},
+    {EVHTTP_REQ_HEAD, ROUTE_EXACT, "/", 0, sf_api_ui, SF_ROUTE_UI},
+    {EVHTTP_REQ_HEAD, ROUTE_REST, "/ui/", 0, sf_api_ui, SF_ROUTE_UI},
     {EVHTTP_REQ_GET, ROUTE_EXACT, "/v2/stats", 1, sf_api_stats,
      SF_ROUTE_STATS},
     {EVHTTP_REQ_GET, ROUTE_SEGMENT, "/v2/flowControl/", 1,
@@ -191,22 +201,22 @@ static void track_done(req_track *t, int status) {
     free(t);
 }
 
-/* evhttp: the response of "req" has been written out. */
+/* evhttp: the response of "req" has been written out; its connection
+ * (still alive here) may serve the next request or close. */
 static void on_complete(struct evhttp_request *req, void *arg) {
-    track_done(arg, evhttp_request_get_response_code(req));
+    req_track *t = arg;
+    evhttp_connection_set_closecb(t->conn, NULL, NULL);
+    track_done(t, evhttp_request_get_response_code(req));
 }
 
-/* evhttp: "conn" is being freed; its requests never complete now (a
- * request still being answered was detached and is freed on its reply). */
+/* evhttp: "conn" is being freed before the response of its request "arg"
+ * was written out; that request never completes now (one still being
+ * answered was detached and is freed on its reply). */
 static void on_conn_close(struct evhttp_connection *conn, void *arg) {
-    sf_http *h = arg;
-    req_track *t, *next;
-    for (t = LIST_FIRST(&h->reqs); t; t = next) {
-        next = LIST_NEXT(t, link);
-        if (t->conn != conn) continue;
-        evhttp_request_set_on_complete_cb(t->req, NULL, NULL);
-        track_done(t, SF_HTTP_CLIENT_CLOSED);
-    }
+    (void)conn;
+    req_track *t = arg;
+    evhttp_request_set_on_complete_cb(t->req, NULL, NULL);
+    track_done(t, SF_HTTP_CLIENT_CLOSED);
 }
 
 /* Starts tracking "req" for the metrics (not counted when out of memory). */
@@ -221,7 +231,7 @@ static void track(sf_http *h, struct evhttp_request *req, sf_route_class cls) {
     t->start_us = sf_mono_us();
     LIST_INSERT_HEAD(&h->reqs, t, link);
     evhttp_request_set_on_complete_cb(req, on_complete, t);
-    evhttp_connection_set_closecb(conn, on_conn_close, h);
+    evhttp_connection_set_closecb(conn, on_conn_close, t);
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {
@@ -348,10 +358,17 @@ void sf_http_reply_json(struct evhttp_request *req, int status, json_t *body) {
         status = 500;
         text = strdup("{\"error\":\"cannot encode reply\"}");
     }
-    if (out && text) evbuffer_add(out, text, strlen(text));
+    struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        /* evhttp would send a HEAD reply's body too: only its length. */
+        char len[32];
+        snprintf(len, sizeof(len), "%zu", text ? strlen(text) : (size_t)0);
+        evhttp_add_header(hdrs, "Content-Length", len);
+    } else if (out && text) {
+        evbuffer_add(out, text, strlen(text));
+    }
     free(text);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(hdrs, "Content-Type", "application/json");
     const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
                        : status == 401 ? "Unauthorized" : status == 404 ? "Not Found"
                        : status == 405 ? "Method Not Allowed"

@@ -62,7 +62,7 @@ static void on_pair(redisAsyncContext *ac, void *reply, void *privdata) {
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
         if (r && r->type == REDIS_REPLY_ERROR)
-            sf_error("signing_keys_error err=\"%s\"", r->str);
+            sf_error("signing_keys_error err=%s", SF_LOGQ(r->str));
         sf_http_reply_error(req, 503, "redis unavailable");
         return;
     }

@@ -3,8 +3,9 @@
  *
  * Thin: read the config, build the coordinator's objects on one
  * event_base, run the loop, and on SIGTERM/SIGINT stop accepting, write
- * the per-minute counts, let the requests waiting on Redis finish (bounded
- * by cfg.drain_ms), tear down. */
+ * the per-minute counts, let the requests waiting on Redis finish, write
+ * the counts of the publishes they made and wait for those writes (all
+ * bounded by cfg.drain_ms), tear down. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ typedef struct app {
     sf_wf_sweep *sweep;               /* owned: workflow runs' expiry */
     int64_t drain_deadline_ms;
     int quiet_ticks;                  /* drain polls seen with nothing pending */
+    int final_flush;                  /* the drain's last count write is sent */
 } app;
 
 static void on_config_get(redisAsyncContext *ac, void *reply, void *privdata) {
@@ -45,15 +47,15 @@ static void on_config_get(redisAsyncContext *ac, void *reply, void *privdata) {
     if (strcmp(r->element[1]->str, "noeviction") != 0)
         sf_warn("redis_maxmemory_policy policy=%s note=\"Redis may evict stepflow's "
                 "keys under memory pressure; set maxmemory-policy noeviction\"",
-                r->element[1]->str);
+                SF_LOGQ(r->element[1]->str));
 }
 
 static void on_group_created(redisAsyncContext *ac, void *reply, void *privdata) {
     (void)ac;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ERROR && !strstr(r->str, "BUSYGROUP"))
-        sf_error("xgroup_create_failed stream=%s err=\"%s\"", (const char *)privdata,
-                 r->str);
+        sf_error("xgroup_create_failed stream=%s err=%s",
+                 SF_LOGQ((const char *)privdata), SF_LOGQ(r->str));
 }
 
 /* On every (re)connect: the workers' groups exist, and a word on eviction. */
@@ -91,6 +93,14 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg) {
     /* Nothing pending for a few ticks: replies have been written out. */
     if (sf_rconn_pending(a->coord.redis) == 0) a->quiet_ticks++;
     else a->quiet_ticks = 0;
+    if (a->quiet_ticks >= 3 && !a->final_flush) {
+        /* The publishes answered during the drain counted minutes that
+         * the flush in on_signal() did not see: write them, then wait
+         * for those replies like any other. */
+        a->final_flush = 1;
+        sf_coord_metrics_flush(a->coord.metrics);
+        if (sf_rconn_pending(a->coord.redis) > 0) a->quiet_ticks = 0;
+    }
     if (a->quiet_ticks >= 3 || now >= a->drain_deadline_ms) {
         if (a->quiet_ticks < 3)
             sf_warn("drain_timeout pending=%zu", sf_rconn_pending(a->coord.redis));
@@ -108,6 +118,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     sf_info("shutdown signal=%d note=draining", (int)sig);
     a->coord.stopping = 1;
     sf_http_stop_accepting(a->coord.http);
+    sf_coord_metrics_stop(a->coord.metrics); /* no timer keeps Redis busy */
     sf_coord_metrics_flush(a->coord.metrics);
     sf_dlq_indexer_free(a->coord.indexer);
     a->coord.indexer = NULL;

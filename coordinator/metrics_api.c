@@ -185,8 +185,8 @@ static void on_minute_written(redisAsyncContext *ac, void *reply, void *privdata
         sf_debug("stats_minute_lost minute=%lld published=%lld",
                  (long long)w->minute_ms, (long long)w->n);
     } else if (r->type == REDIS_REPLY_ERROR) {
-        sf_warn("stats_minute_failed minute=%lld err=\"%s\"",
-                (long long)w->minute_ms, r->str);
+        sf_warn("stats_minute_failed minute=%lld err=%s",
+                (long long)w->minute_ms, SF_LOGQ(r->str));
         minute_add(w->m, w->minute_ms, w->n);
     }
     free(w);
@@ -223,6 +223,12 @@ void sf_coord_metrics_flush(sf_coord_metrics *m) {
         }
         if (s->minute_ms != this_minute) s->minute_ms = 0;
     }
+}
+
+void sf_coord_metrics_stop(sf_coord_metrics *m) {
+    if (!m) return;
+    event_del(m->flush_ev);
+    sf_qstats_poller_stop(m->qstats);
 }
 
 static void on_flush_timer(evutil_socket_t fd, short what, void *arg) {

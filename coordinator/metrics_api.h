@@ -71,7 +71,12 @@ void sf_coord_metrics_refresh(sf_coord_metrics *m);
  * (rconn.h). */
 void sf_coord_metrics_redis_conn(sf_coord_metrics *m, sf_rconn *conn,
                                  const char *label);
-/* Writes the per-minute counts now (SIGTERM: before the drain). */
+/* Writes the per-minute counts now.  On shutdown: once when the drain
+ * starts, and again once it is quiet, for the publishes that finished
+ * during it (main.c waits for those writes' replies, bounded). */
 void sf_coord_metrics_flush(sf_coord_metrics *m);
+/* Shutdown: stops the periodic flush and the cluster-figure refresh, so
+ * that no new Redis command keeps the drain busy; counting goes on. */
+void sf_coord_metrics_stop(sf_coord_metrics *m);
 
 #endif

@@ -66,7 +66,8 @@ static void on_stored(redisAsyncContext *ac, void *reply, void *privdata) {
     enqueue_job *j = it->job;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r) sf_warn("publish_store_failed id=%s err=\"%s\"", j->ids[it->idx], r->str);
+        if (r) sf_warn("publish_store_failed messageId=%s err=%s", SF_LOGQ(j->ids[it->idx]),
+                       SF_LOGQ(r->str));
         j->failed = 1;
     } else if (r->type == REDIS_REPLY_STRING && r->str &&
                strcmp(r->str, j->ids[it->idx]) != 0 &&

@@ -1,8 +1,11 @@
 /* ui.c - GET / and GET /ui/<asset>: the dashboard's embedded files (see
- * ui.h for the contract; the table comes from embed_ui.cmake). */
+ * ui.h for the contract; the table comes from embed_ui.cmake).  HEAD on
+ * the same paths answers the same status and headers (Content-Length of
+ * the file included) without a body. */
 #include "ui.h"
 
 #include <event2/buffer.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
@@ -59,6 +62,11 @@ void sf_api_ui(sf_coord *c, struct evhttp_request *req, const char *tail) {
     const char *name = tail[0] ? tail : "index.html";
     size_t len = strcspn(name, "?#");
     const sf_ui_asset *a = sf_ui_find(name, len);
+    int head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
+    if (!a && head) {
+        evhttp_send_reply(req, 404, "Not Found", NULL);
+        return;
+    }
     if (!a) {
         sf_http_reply_error(req, 404, "no such dashboard file");
         return;
@@ -72,6 +80,13 @@ void sf_api_ui(sf_coord *c, struct evhttp_request *req, const char *tail) {
         return;
     }
     evhttp_add_header(out, "Content-Type", a->content_type);
+    if (head) {
+        char clen[32];
+        snprintf(clen, sizeof(clen), "%zu", a->len);
+        evhttp_add_header(out, "Content-Length", clen);
+        evhttp_send_reply(req, 200, "OK", NULL);
+        return;
+    }
     struct evbuffer *body = evbuffer_new();
     if (!body) {
         sf_http_reply_error(req, 500, "out of memory");

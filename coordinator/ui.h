@@ -15,6 +15,7 @@
  *                    with "/" or "..", or an encoded name included, is a
  *                    404 JSON {"error": ...} (only table names match, so
  *                    no path can reach outside the table)
+ * (HEAD answers the same headers without the body)
  * with Cache-Control: no-cache plus ETag (If-None-Match -> 304),
  * Content-Security-Policy (default-src 'self': the page has no inline
  * script or style), X-Content-Type-Options: nosniff, no framing.

@@ -148,7 +148,7 @@ static sf_message *decode_template(const redisReply *r) {
     if (!r || r->type != REDIS_REPLY_STRING || r->len == 0) return NULL;
     sf_err err = {{0}};
     sf_message *t = sf_message_decode(r->str, r->len, &err);
-    if (!t) sf_warn("wf_template_bad err=\"%s\"", err.msg);
+    if (!t) sf_warn("wf_template_bad err=%s", SF_LOGQ(err.msg));
     return t;
 }
 

@@ -136,14 +136,14 @@ static void on_rerun(sf_coord *c, int status, const char *run_id, int64_t create
     rerun_ctx *x = arg;
     rerun_entry *e = &x->entries[x->next];
     if (status != 0) {
-        sf_warn("wf_rerun_failed dlqId=%s runId=%s status=%d err=\"%s\"", e->dlq_id,
-                e->run_id, status, error ? error : "");
+        sf_warn("wf_rerun_failed dlqId=%s runId=%s status=%d err=%s",
+                SF_LOGQ(e->dlq_id), SF_LOGQ(e->run_id), status, SF_LOGQ(error));
         fail(x, status, "%s", error ? error : "cannot create the new run");
         finish(x);
         return;
     }
-    sf_info("wf_rerun dlqId=%s runId=%s newRunId=%s mode=%s", e->dlq_id, e->run_id, run_id,
-            x->resume ? "resume" : "restart");
+    sf_info("wf_rerun dlqId=%s runId=%s newRunId=%s mode=%s", SF_LOGQ(e->dlq_id),
+            SF_LOGQ(e->run_id), SF_LOGQ(run_id), x->resume ? "resume" : "restart");
     json_array_append_new(x->runs, json_pack("{s:s,s:I}", "workflowRunId", run_id,
                                              "workflowCreatedAt", (json_int_t)created_ms));
     x->next++;

@@ -145,7 +145,7 @@ static void on_run_log(redisAsyncContext *ac, void *reply, void *privdata) {
     redisReply *r = reply;
     free(ref);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
-        if (r && r->type == REDIS_REPLY_ERROR) sf_warn("wf_logs_failed err=\"%s\"", r->str);
+        if (r && r->type == REDIS_REPLY_ERROR) sf_warn("wf_logs_failed err=%s", SF_LOGQ(r->str));
         x->failed = 1;
         logs_settle(x);
         return;

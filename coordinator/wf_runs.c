@@ -72,7 +72,8 @@ static void on_ended(redisAsyncContext *ac, void *reply, void *privdata) {
     end_ctx *x = privdata;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r) sf_warn("wf_finish_failed runId=%s err=\"%s\"", x->run_id, r->str);
+        if (r) sf_warn("wf_finish_failed runId=%s err=%s", SF_LOGQ(x->run_id),
+                       SF_LOGQ(r->str));
         sf_http_reply_error(x->req, 503, "redis unavailable");
     } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
         sf_http_reply_json(x->req, 200, json_object());
@@ -140,7 +141,7 @@ static void on_cancelled(redisAsyncContext *ac, void *reply, void *privdata) {
     cancel_ctx *x = privdata;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r) sf_warn("wf_cancel_failed err=\"%s\"", r->str);
+        if (r) sf_warn("wf_cancel_failed err=%s", SF_LOGQ(r->str));
         x->failed = 1;
     } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
         x->cancelled++;
@@ -220,7 +221,8 @@ static void on_steps(redisAsyncContext *ac, void *reply, void *privdata) {
     /* wf_log.lua: {state, response, {items}, {next}} */
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
         if (r && r->type == REDIS_REPLY_ERROR)
-            sf_warn("wf_steps_failed runId=%s err=\"%s\"", x->run_id, r->str);
+            sf_warn("wf_steps_failed runId=%s err=%s", SF_LOGQ(x->run_id),
+                    SF_LOGQ(r->str));
         sf_http_reply_error(x->req, 503, "redis unavailable");
     } else if (r->element[0]->type != REDIS_REPLY_STRING) {
         sf_http_reply_error(x->req, 404, "workflow run %s not found", x->run_id);

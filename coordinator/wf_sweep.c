@@ -40,7 +40,7 @@ static void on_swept(redisAsyncContext *ac, void *reply, void *privdata) {
         if (moved || deleted)
             sf_info("wf_expire failed_scheduled=%lld runs_deleted=%lld", moved, deleted);
     } else if (r && r->type == REDIS_REPLY_ERROR) {
-        sf_warn("wf_expire_failed err=\"%s\"", r->str);
+        sf_warn("wf_expire_failed err=%s", SF_LOGQ(r->str));
     }
     /* A full batch: there is more to do now. */
     int backlog = moved >= SF_WF_SWEEP_BATCH || deleted >= SF_WF_SWEEP_BATCH;

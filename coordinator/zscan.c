@@ -108,9 +108,11 @@ static void on_record(redisAsyncContext *ac, void *reply, void *privdata) {
     sf_zscan *s = cd->scan;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r)
-            sf_warn("zscan_failed key=%s%s err=\"%s\"", s->spec.key_prefix, cd->id,
-                    r->str);
+        if (r) {
+            char key[512];
+            snprintf(key, sizeof(key), "%s%s", s->spec.key_prefix, cd->id);
+            sf_warn("zscan_failed key=%s err=%s", SF_LOGQ(key), SF_LOGQ(r->str));
+        }
         s->failed = 1;
     } else if (!s->failed && wants_more(s)) {
         s->looked++;
@@ -190,7 +192,8 @@ static void on_range(redisAsyncContext *ac, void *reply, void *privdata) {
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (r && r->type == REDIS_REPLY_ERROR)
-            sf_warn("zscan_failed key=%s err=\"%s\"", s->spec.index_key, r->str);
+            sf_warn("zscan_failed key=%s err=%s", SF_LOGQ(s->spec.index_key),
+                    SF_LOGQ(r->str));
         fail(s);
         return;
     }

@@ -137,7 +137,8 @@ static void callback_attempt_done(sf_delivery *d, const sf_http_response *res,
     if (o == SF_OUTCOME_FAIL)
         sf_info("callback_failed messageId=%s dlqId=%s attempt=%d status=%d "
                 "url=%s",
-                m->id, m->dlq_id, m->retried + 1, res->status, m->url);
+                SF_LOGQ(m->id), SF_LOGQ(m->dlq_id), m->retried + 1, res->status,
+                SF_LOGQ(m->url));
     set_cmd(d, SF_WK_CBRESULT);
 }
 
@@ -167,15 +168,17 @@ static void http_done(void *arg, const sf_http_response *res) {
                    : non_retryable           ? SF_DOUT_NON_RETRYABLE
                                              : SF_DOUT_EXHAUSTED;
     count_outcome(d, dout);
-    sf_metric_observe(d->r->m_latency, (double)res->latency_us / 1e6);
+    if (!res->not_started) /* a latency of 0 s would skew the histogram */
+        sf_metric_observe(d->r->m_latency, (double)res->latency_us / 1e6);
     sf_debug("delivery queue=%s messageId=%s attempt=%d status=%d outcome=%s "
-             "ms=%" PRId64 "%s%s%s%s%s%s%s",
-             d->r->tag, m->id, m->retried + 1, res->status, dout_words[dout],
-             res->latency_ms, m->workflow_run_id ? " runId=" : "",
-             m->workflow_run_id ? m->workflow_run_id : "",
-             m->dlq_id ? " dlqId=" : "", m->dlq_id ? m->dlq_id : "",
-             res->error[0] ? " err=\"" : "", res->error,
-             res->error[0] ? "\"" : "");
+             "ms=%" PRId64 "%s%s%s%s%s%s",
+             d->r->tag, SF_LOGQ(m->id), m->retried + 1, res->status,
+             dout_words[dout], res->latency_ms,
+             m->workflow_run_id ? " runId=" : "",
+             m->workflow_run_id ? SF_LOGQ(m->workflow_run_id) : "",
+             m->dlq_id ? " dlqId=" : "", m->dlq_id ? SF_LOGQ(m->dlq_id) : "",
+             res->error[0] ? " err=" : "",
+             res->error[0] ? SF_LOGQ(res->error) : "");
     if (m->kind == SF_KIND_CALLBACK) {
         callback_attempt_done(d, res, o, delay_ms);
         return;
@@ -221,7 +224,7 @@ static void start_attempt(sf_delivery *d) {
          * handed back.  No new attempt now; the entry stays pending and is
          * reclaimed by another worker (a slot it holds is released). */
         sf_info("drain_skip queue=%s entry=%s messageId=%s", d->r->tag,
-                d->entry_id, m->id);
+                d->entry_id, SF_LOGQ(m->id));
         delivery_finish(d);
         return;
     }
@@ -264,6 +267,7 @@ static void start_attempt(sf_delivery *d) {
         memset(&res, 0, sizeof(res));
         sf_buf_init(&res.body);
         snprintf(res.error, sizeof(res.error), "%s", err.msg);
+        res.not_started = 1;
         http_done(d, &res);
     }
 }
@@ -285,10 +289,9 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
     if (rep->type == REDIS_REPLY_ERROR) {
         /* Not a link problem, so resending would fail the same way.  Leave
          * the entry pending: XAUTOCLAIM brings it back later. */
-        sf_error("redis_write_failed%s%s entry=%s queue=%s kind=%d "
-                 "err=\"%s\"",
-                 d->msg ? " messageId=" : "", d->msg ? d->msg->id : "",
-                 d->entry_id, d->r->tag, (int)d->wk, rep->str);
+        sf_error("redis_write_failed%s%s entry=%s queue=%s kind=%d err=%s",
+                 d->msg ? " messageId=" : "", d->msg ? SF_LOGQ(d->msg->id) : "",
+                 d->entry_id, d->r->tag, (int)d->wk, SF_LOGQ(rep->str));
         delivery_finish(d);
         return;
     }
@@ -307,7 +310,7 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
         } else {
             count_outcome(d, SF_DOUT_DROPPED);
             sf_debug("callback_dropped messageId=%s dlqId=%s gen=%" PRId64,
-                     m->id, m->dlq_id, m->cb_gen);
+                     SF_LOGQ(m->id), SF_LOGQ(m->dlq_id), m->cb_gen);
             sf_worker_ack_add(d->r, d->entry_id);
             delivery_finish(d);
         }
@@ -320,9 +323,9 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
         } else {
             /* Cancelled, finished, or gone (expired): never delivered. */
             count_outcome(d, SF_DOUT_DROPPED);
-            sf_info("wf_drop messageId=%s runId=%s state=%s", m->id,
-                    m->workflow_run_id,
-                    sf_reply_is_str(rep) ? rep->str : "(none)");
+            sf_info("wf_drop messageId=%s runId=%s state=%s", SF_LOGQ(m->id),
+                    SF_LOGQ(m->workflow_run_id),
+                    sf_reply_is_str(rep) ? SF_LOGQ(rep->str) : "(none)");
             wf_step_state(d, NULL, NULL);
             sf_worker_ack_add(d->r, d->entry_id);
             delivery_finish(d);
@@ -344,12 +347,15 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
         sf_worker_ack_add(d->r, d->entry_id);
         delivery_finish(d);
         break;
-    case SF_WK_CBRESULT:
-        /* 1: applied (the callback run is still the live one). */
-        if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
-            sf_metric_add(w->m_fcb[d->cb_result], 1);
-        if (d->cb_retry && rep->type == REDIS_REPLY_INTEGER &&
-            rep->integer == 1) {
+    case SF_WK_CBRESULT: {
+        /* 1: applied (the callback run is still the live one); 2: applied
+         * by an earlier send of this same command, whose reply was lost
+         * with the link (so not counted yet: this worker sees exactly one
+         * reply per attempt); 0: stale. */
+        int applied = rep->type == REDIS_REPLY_INTEGER &&
+                      (rep->integer == 1 || rep->integer == 2);
+        if (applied) sf_metric_add(w->m_fcb[d->cb_result], 1);
+        if (d->cb_retry && applied) {
             sf_cmd_cleanup(&d->cmd);
             sf_outcome_retry_cmd(&d->cmd, &d->r->keys, d->entry_id, d->msg->id,
                                  d->next_due_ms, d->next_env.data,
@@ -360,6 +366,7 @@ static void cmd_cb(redisAsyncContext *c, void *reply, void *privdata) {
             delivery_finish(d);
         }
         break;
+    }
     case SF_WK_NONE:
         break;
     }
@@ -394,9 +401,9 @@ static void entry_malformed(sf_delivery *d, const redisReply *fv,
         }
     }
     sf_metric_add(d->r->m_malformed, 1);
-    sf_warn("malformed_entry queue=%s entry=%s%s%s why=\"%s\"", d->r->tag,
-            d->entry_id, msg_id ? " messageId=" : "", msg_id ? msg_id : "",
-            why);
+    sf_warn("malformed_entry queue=%s entry=%s%s%s why=%s", d->r->tag,
+            d->entry_id, msg_id ? " messageId=" : "",
+            msg_id ? SF_LOGQ(msg_id) : "", SF_LOGQ(why));
     sf_cmd_cleanup(&d->cmd);
     sf_outcome_malformed_cmd(&d->cmd, w->cfg.prefix, d->r->tag, d->entry_id, f,
                              l, k & ~(size_t)1, msg_id, url, why, sf_now_ms());
@@ -487,10 +494,10 @@ void sf_delivery_release(sf_delivery *d, int64_t deliveries) {
                  SF_POISON_DELIVERIES);
         sf_warn("poison_entry queue=%s entry=%s messageId=%s%s%s%s%s "
                 "deliveries=%" PRId64,
-                d->r->tag, d->entry_id, m->id,
+                d->r->tag, d->entry_id, SF_LOGQ(m->id),
                 m->workflow_run_id ? " runId=" : "",
-                m->workflow_run_id ? m->workflow_run_id : "",
-                m->dlq_id ? " dlqId=" : "", m->dlq_id ? m->dlq_id : "",
+                m->workflow_run_id ? SF_LOGQ(m->workflow_run_id) : "",
+                m->dlq_id ? " dlqId=" : "", m->dlq_id ? SF_LOGQ(m->dlq_id) : "",
                 deliveries);
         count_outcome(d, SF_DOUT_EXHAUSTED);
         sf_cmd_cleanup(&d->cmd);
@@ -544,6 +551,7 @@ static sf_http_response *response_copy(const sf_http_response *res) {
     c->body_truncated = res->body_truncated;
     c->latency_ms = res->latency_ms;
     c->latency_us = res->latency_us;
+    c->not_started = res->not_started;
     for (size_t i = 0; i < res->headers.len; i++)
         sf_headers_add(&c->headers, res->headers.items[i].name,
                        res->headers.items[i].value);
@@ -623,11 +631,11 @@ static void final_build(sf_delivery *d, sf_final_stage s,
                            d->final_reason, d->source_b64, now, d->dlq_id);
         sf_buf_cleanup(&env);
         sf_info("dlq messageId=%s dlqId=%s%s%s attempt=%d status=%d url=%s "
-                "reason=\"%s\" callback=%s",
-                m->id, d->dlq_id, m->workflow_run_id ? " runId=" : "",
-                m->workflow_run_id ? m->workflow_run_id : "", m->retried + 1,
-                res ? res->status : 0, m->url, d->final_reason,
-                m->failure_callback ? "yes" : "no");
+                "reason=%s callback=%s",
+                SF_LOGQ(m->id), d->dlq_id, m->workflow_run_id ? " runId=" : "",
+                m->workflow_run_id ? SF_LOGQ(m->workflow_run_id) : "",
+                m->retried + 1, res ? res->status : 0, SF_LOGQ(m->url),
+                SF_LOGQ(d->final_reason), m->failure_callback ? "yes" : "no");
         break;
     }
     case SF_FS_WFFAIL:
@@ -669,13 +677,13 @@ static int report_build(sf_delivery *d, const sf_http_response *res) {
     if (sf_outcome_report_cmd(&d->report, &d->r->keys, d->entry_id, m, res,
                               d->final_retried, sf_now_ms(), rid,
                               &err) != SF_OK) {
-        sf_warn("callback_report_skipped messageId=%s err=\"%s\"", m->id,
-                err.msg);
+        sf_warn("callback_report_skipped messageId=%s err=%s", SF_LOGQ(m->id),
+                SF_LOGQ(err.msg));
         sf_cmd_cleanup(&d->report);
         return 0;
     }
     sf_info("callback_report messageId=%s reportId=%s status=%d retried=%d",
-            m->id, rid, res ? res->status : 0, d->final_retried);
+            SF_LOGQ(m->id), rid, res ? res->status : 0, d->final_retried);
     return 1;
 }
 
@@ -714,25 +722,26 @@ static void final_reply(sf_delivery *d, const redisReply *rep) {
              * -LOADING).  Every final write is idempotent: keep it, unsent,
              * for the tick to send again (sf_delivery_resend_all). */
             sf_warn("final_write_error messageId=%s entry=%s queue=%s "
-                    "stage=%d try=%d err=\"%s\" note=\"sent again\"",
-                    m->id, d->entry_id, d->r->tag, (int)d->final_stage,
-                    d->final_errors, rep->str);
+                    "stage=%d try=%d err=%s note=\"sent again\"",
+                    SF_LOGQ(m->id), d->entry_id, d->r->tag,
+                    (int)d->final_stage, d->final_errors, SF_LOGQ(rep->str));
             d->wk = SF_WK_FINAL;
             return;
         }
         if (d->final_stage == SF_FS_SRC || d->final_stage == SF_FS_WFFAIL) {
             /* Workflow bookkeeping: the message's own outcome goes on. */
-            sf_warn("wf_write_failed messageId=%s runId=%s stage=%d "
-                    "err=\"%s\"",
-                    m->id, m->workflow_run_id, (int)d->final_stage, rep->str);
+            sf_warn("wf_write_failed messageId=%s runId=%s stage=%d err=%s",
+                    SF_LOGQ(m->id), SF_LOGQ(m->workflow_run_id),
+                    (int)d->final_stage, SF_LOGQ(rep->str));
             final_next(d, d->final_res);
             return;
         }
         /* As in cmd_cb: leave the entry pending; XAUTOCLAIM brings it
          * back and the idempotent chain runs again. */
         sf_error("redis_write_failed messageId=%s entry=%s queue=%s stage=%d "
-                 "err=\"%s\"",
-                 m->id, d->entry_id, d->r->tag, (int)d->final_stage, rep->str);
+                 "err=%s",
+                 SF_LOGQ(m->id), d->entry_id, d->r->tag, (int)d->final_stage,
+                 SF_LOGQ(rep->str));
         delivery_finish(d);
         return;
     }
@@ -746,7 +755,7 @@ static void final_reply(sf_delivery *d, const redisReply *rep) {
     case SF_FS_WFFAIL:
         if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
             sf_info("wf_run_failed runId=%s messageId=%s dlqId=%s",
-                    m->workflow_run_id, m->id, d->dlq_id);
+                    SF_LOGQ(m->workflow_run_id), SF_LOGQ(m->id), d->dlq_id);
         break;
     case SF_FS_REPORT:
         /* 1: queued now (0: a resend of a write that had applied). */

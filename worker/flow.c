@@ -61,9 +61,9 @@ static void release_cb(redisAsyncContext *c, void *reply, void *privdata) {
     f->releasing--;
     if (f->w->closing || !rep) return; /* the lease frees it */
     if (rep->type == REDIS_REPLY_ERROR) {
-        sf_warn("fc_release_error err=\"%s\" note=\"the slot is freed when "
-                "its lease ends\"",
-                rep->str);
+        sf_warn("fc_release_error err=%s note=\"the slot is freed when its "
+                "lease ends\"",
+                SF_LOGQ(rep->str));
         return;
     }
     wake_from_reply(f, rep);
@@ -177,7 +177,8 @@ int sf_flow_acquired(sf_delivery *d, const redisReply *rep) {
         rep->element[0]->type != REDIS_REPLY_INTEGER) {
         /* Cannot happen with this script; leave the entry pending so
          * XAUTOCLAIM brings it back rather than deliver unlimited. */
-        sf_error("fc_acquire_bad_reply messageId=%s key=%s", m->id, m->fc_key);
+        sf_error("fc_acquire_bad_reply messageId=%s key=%s", SF_LOGQ(m->id),
+                 SF_LOGQ(m->fc_key));
         return 0;
     }
     long long go = rep->element[0]->integer;
@@ -187,10 +188,11 @@ int sf_flow_acquired(sf_delivery *d, const redisReply *rep) {
     }
     d->fc_held = -1; /* off the stream: nothing to release */
     if (go == 0) {
-        sf_debug("fc_parked messageId=%s key=%s", m->id, m->fc_key);
+        sf_debug("fc_parked messageId=%s key=%s", SF_LOGQ(m->id),
+                 SF_LOGQ(m->fc_key));
         wake_from_reply(f, rep);
     } else {
-        sf_debug("fc_stale messageId=%s entry=%s", m->id, d->entry_id);
+        sf_debug("fc_stale messageId=%s entry=%s", SF_LOGQ(m->id), d->entry_id);
     }
     return 0;
 }
@@ -204,7 +206,7 @@ static void tick_cb(redisAsyncContext *c, void *reply, void *privdata) {
     f->ticking = 0;
     if (f->w->closing) return;
     if (rep && rep->type == REDIS_REPLY_ERROR) {
-        sf_warn("fc_tick_error err=\"%s\"", rep->str);
+        sf_warn("fc_tick_error err=%s", SF_LOGQ(rep->str));
         return;
     }
     /* No key waits anywhere: poll less often (from the next round on);

@@ -69,7 +69,7 @@ static void reply_cb(redisAsyncContext *c, void *reply, void *privdata) {
         for (int i = 0; i < N_MINUTE; i++)
             hb->sent[i] += hb->out[i];
     } else if (rep && rep->type == REDIS_REPLY_ERROR) {
-        sf_warn("heartbeat_error err=\"%s\"", rep->str);
+        sf_warn("heartbeat_error err=%s", SF_LOGQ(rep->str));
     }
     memset(hb->out, 0, sizeof(hb->out));
     if (hb->leave_wanted) {

@@ -34,6 +34,8 @@ typedef struct sf_http_response {
     int body_truncated; /* 1 when the body was longer than the limit */
     int64_t latency_ms;
     int64_t latency_us; /* the same, in microseconds (the histogram) */
+    int not_started; /* 1: no request went out (the transfer could not
+                        start; "error" says why), so no latency either */
 } sf_http_response;
 
 /* One request.  Every pointer is borrowed and must stay valid until the

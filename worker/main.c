@@ -41,17 +41,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "stepflow-worker: %s\n", err.msg);
         return 2;
     }
-    sf_log_set_format(cfg.log_format);
-    if (sf_log_set_level(cfg.log_level) != 0) {
-        fprintf(stderr, "stepflow-worker: unknown log level %s\n",
-                cfg.log_level);
-        return 2;
-    }
-    if (cfg.log_format[0] && sf_log_set_format(cfg.log_format) != 0) {
-        fprintf(stderr, "stepflow-worker: unknown log format %s\n",
-                cfg.log_format);
-        return 2;
-    }
+    sf_log_set_format(cfg.log_format); /* both checked by sf_config_load */
+    sf_log_set_level(cfg.log_level);
     sf_log_hook_libevent();
     signal(SIGPIPE, SIG_IGN);
 

@@ -62,7 +62,7 @@ static void ack_cb(redisAsyncContext *c, void *reply, void *privdata) {
     redisReply *rep = reply;
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
         if (rep && !r->w->closing)
-            sf_warn("ack_error queue=%s err=\"%s\"", r->tag, rep->str);
+            sf_warn("ack_error queue=%s err=%s", r->tag, SF_LOGQ(rep->str));
         a->failed = 1;
     }
     if (--a->refs > 0) return;
@@ -138,9 +138,9 @@ static void handback_cb(redisAsyncContext *c, void *reply, void *privdata) {
     r->handback_sent = 0;
     if (r->w->closing || !rep) return; /* resent after the reconnect */
     if (rep->type == REDIS_REPLY_ERROR)
-        sf_warn("handback_error queue=%s err=\"%s\" note=\"entries will be "
+        sf_warn("handback_error queue=%s err=%s note=\"entries will be "
                 "reclaimed\"",
-                r->tag, rep->str);
+                r->tag, SF_LOGQ(rep->str));
     r->handback_pending = 0;
 }
 
@@ -171,7 +171,7 @@ static void read_cb(redisAsyncContext *c, void *reply, void *privdata) {
     if (r->w->closing || !rep)
         return; /* down: sf_worker_arm_read() after reconnect */
     if (rep->type == REDIS_REPLY_ERROR) {
-        sf_warn("read_error queue=%s err=\"%s\"", r->tag, rep->str);
+        sf_warn("read_error queue=%s err=%s", r->tag, SF_LOGQ(rep->str));
         if (strncmp(rep->str, "NOGROUP", 7) == 0) {
             /* The stream or group was deleted: create it again. */
             sf_rconn_commandf(r->conn, NULL, NULL,
@@ -252,7 +252,7 @@ static void move_cb(redisAsyncContext *c, void *reply, void *privdata) {
             next = in < 1 ? 1 : in < MOVE_IDLE_MS ? in : MOVE_IDLE_MS;
         }
     } else if (rep && rep->type == REDIS_REPLY_ERROR) {
-        sf_warn("move_due_error queue=%s err=\"%s\"", r->tag, rep->str);
+        sf_warn("move_due_error queue=%s err=%s", r->tag, SF_LOGQ(rep->str));
     }
     sf_timer_in(r->move_ev, next);
 }
@@ -338,7 +338,7 @@ static void claim_cb(redisAsyncContext *c, void *reply, void *privdata) {
     if (r->w->closing || !rep) return;
     if (rep->type == REDIS_REPLY_ERROR) {
         if (strncmp(rep->str, "NOGROUP", 7) != 0)
-            sf_warn("claim_error queue=%s err=\"%s\"", r->tag, rep->str);
+            sf_warn("claim_error queue=%s err=%s", r->tag, SF_LOGQ(rep->str));
         return;
     }
     /* [next-cursor, [entry, ...], [deleted id, ...]] */
@@ -465,7 +465,7 @@ static void policy_cb(redisAsyncContext *c, void *reply, void *privdata) {
     if (strcmp(rep->element[1]->str, "noeviction") != 0)
         sf_warn("redis_maxmemory_policy policy=%s want=noeviction "
                 "note=\"Redis may evict queued messages\"",
-                rep->element[1]->str);
+                SF_LOGQ(rep->element[1]->str));
 }
 
 static void main_state_cb(sf_rconn *c, int up, void *arg) {
@@ -706,7 +706,8 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     sf_timer_in(w->tick_ev, TICK_MS);
     sf_timer_in(w->claim_ev, 1000); /* first scan soon after start */
     sf_info("worker_start consumer=%s concurrency=%d redis=%s:%d prefix=%s",
-            cfg->consumer, cfg->concurrency, cfg->redis.host, cfg->redis.port,
+            SF_LOGQ(cfg->consumer), cfg->concurrency, cfg->redis.host,
+            cfg->redis.port,
             cfg->prefix);
     return w;
 }

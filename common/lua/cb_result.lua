@@ -8,8 +8,17 @@
 -- ARGV[7] callbackRetried, ARGV[8] now_ms, ARGV[9] the attempt's error as
 -- JSON {"error","body","headers","status","time"} ('' on success): kept in
 -- callbackErrors (a JSON list, the last 10) for the logs API
--- Reply: 1 when applied, 0 when stale (entry gone, state or gen changed).
-local cur = redis.call('HMGET', KEYS[1], 'callbackState', 'callbackGen')
+-- Reply: 1 when applied; 2 when this very attempt was applied already (a
+-- resend after its reply was lost with the link: callbackRetried and
+-- callbackUpdatedAt are ARGV[7] and ARGV[8], which every other write of
+-- the same generation changes); 0 when stale (entry gone, state or gen
+-- changed).  Applying an attempt twice would count a retry twice and
+-- append its error twice.
+local cur = redis.call('HMGET', KEYS[1], 'callbackState', 'callbackGen',
+                       'callbackRetried', 'callbackUpdatedAt')
+if cur[2] and cur[2] == ARGV[2] and cur[3] == ARGV[7] and cur[4] == ARGV[8] then
+  return 2
+end
 if not cur[1] or cur[1] ~= 'CALLBACK_INPROGRESS' or cur[2] ~= ARGV[2] then
   return 0
 end

@@ -1,6 +1,8 @@
 -- cb_retry.lua - restarts the failure callback of a DLQ entry whose
 -- callback failed for good: a fresh job (new id, retried 0, generation + 1)
 -- goes onto the callback stream and the entry says CALLBACK_INPROGRESS.
+-- The previous run's last response and attempt errors are cleared, so the
+-- entry (and the logs API) shows only the new run's from now on.
 -- KEYS[1] P:{dlq}:entry:<dlqId>, KEYS[2] P:{dlq}:events,
 -- KEYS[3] P:{dlq}:cb:stream
 -- ARGV[1] dlqId, ARGV[2] expected current callbackGen, ARGV[3] new gen,
@@ -16,6 +18,8 @@ if (cur[2] or '0') ~= ARGV[2] then return 'STALE' end
 redis.call('HSET', KEYS[1], 'callbackState', 'CALLBACK_INPROGRESS',
            'callbackGen', ARGV[3], 'callbackMessageId', ARGV[5],
            'callbackRetried', '0', 'callbackUpdatedAt', ARGV[6])
+redis.call('HDEL', KEYS[1], 'callbackErrors', 'callbackResponseStatus',
+           'callbackResponseHeader', 'callbackResponseBody')
 redis.call('XADD', KEYS[3], '*', 'v', '1', 'id', ARGV[5], 'm', ARGV[4],
            'dlq', ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'dlqId', ARGV[1], 'event', 'callback')

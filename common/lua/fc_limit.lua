@@ -14,6 +14,9 @@
 --   F..'wait:'..K  list of parked msgIds, oldest first (FIFO)
 --   F..'env:'..K   hash msgId -> envelope of each parked message
 --   F..'wake'      zset K -> time (ms) K's wait list may move again
+--   F..'parked'    string: messages in all wait lists together (the
+--                  operators' figure; +1 per id pushed on a wait list, -1
+--                  per id taken off one, never below 0)
 -- Times come from Redis (TIME), so every worker shares one clock.
 --
 -- KEYS[1] P:{msg}:stream (every op; routes the call to the {msg} slot)
@@ -122,18 +125,33 @@ local function start(s, id, lease_end)
   end
 end
 
+-- "n" ids left the wait lists: the parked count goes down (never below 0,
+-- should a wait list have been written by hand).
+local function unpark(n)
+  if n > 0 and redis.call('DECRBY', F .. 'parked', n) < 0 then
+    redis.call('SET', F .. 'parked', 0)
+  end
+end
+
 -- Moves the head of K's wait list back to the stream while K has room,
 -- each with its slot granted to its new entry, at most "max" of them.
 -- Returns the number moved and the wake time (nil when the wait list is
 -- empty).
 local function promote(s, stream, lease_ms, max)
   local wait, envh = k('wait', s.key), k('env', s.key)
-  local moved = 0
+  local moved, popped, wake = 0, 0, nil
   while redis.call('LLEN', wait) > 0 do
-    if moved >= max then return moved, now end
+    if moved >= max then
+      wake = now
+      break
+    end
     local ok, w = room(s)
-    if not ok then return moved, w end
+    if not ok then
+      wake = w
+      break
+    end
     local id = redis.call('LPOP', wait)
+    popped = popped + 1
     local env = redis.call('HGET', envh, id)
     if env then
       redis.call('HDEL', envh, id)
@@ -142,7 +160,8 @@ local function promote(s, stream, lease_ms, max)
       moved = moved + 1
     end
   end
-  return moved, nil
+  unpark(popped)
+  return moved, wake
 end
 
 -- Files K under its wake time while messages wait; an idle key's conf
@@ -204,6 +223,7 @@ if op == 'acquire' then
   redis.call('XDEL', stream, entry)
   if redis.call('HSETNX', k('env', key), id, env) == 1 then
     redis.call('RPUSH', k('wait', key), id)
+    redis.call('INCR', F .. 'parked')
   end
   wake = wake or now
   finish(s, wake)

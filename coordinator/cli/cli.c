@@ -7,25 +7,63 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output.h"
+
+/* Formats a message and writes it to stderr made safe for the terminal
+ * (it may quote what the API, Redis or argv hold); keeps a copy in
+ * "keep" when not NULL (made safe the same way, so valid UTF-8). */
+static void print_message(const char *pre, const char *post, char *keep,
+                          size_t keep_size, const char *fmt, va_list ap) {
+    char msg[4096];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    char *clean = sf_out_clean(msg);
+    fprintf(stderr, "%s%s%s\n", pre, clean ? clean : msg, post);
+    if (keep) sf_out_clip(msg, SIZE_MAX, keep, keep_size);
+    free(clean);
+}
+
 int sf_cli_usage_error(const char *cmd, const char *fmt, ...) {
+    char post[128];
     va_list ap;
-    fputs("stepflow: ", stderr);
+    snprintf(post, sizeof(post), " (see `stepflow %s%s--help`)",
+             cmd ? cmd : "", cmd ? " " : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    print_message("stepflow: ", post, NULL, 0, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see `stepflow %s%s--help`)\n", cmd ? cmd : "",
-            cmd ? " " : "");
     return SF_EXIT_USAGE;
 }
 
 int sf_cli_fail(int code, const char *fmt, ...) {
     va_list ap;
-    fputs("error: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    print_message("error: ", "", NULL, 0, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return code;
+}
+
+/* sf_cli_fail that also keeps the message in ctx->error. */
+static int ctx_fail(sf_cli_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int ctx_fail(sf_cli_ctx *ctx, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    print_message("error: ", "", ctx->error, sizeof(ctx->error), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *sf_cli_url_shown(const char *url, char *out, size_t out_size) {
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    size_t auth_len = strcspn(host, "/?#");
+    const char *at = NULL;
+    for (const char *p = host; p < host + auth_len; p++)
+        if (*p == '@') at = p;
+    if (at)
+        snprintf(out, out_size, "%.*s%s", (int)(host - url), url, at + 1);
+    else
+        snprintf(out, out_size, "%s", url);
+    return out;
 }
 
 const char *sf_cli_opt_get(const sf_cli_args *a, const char *name) {
@@ -93,57 +131,97 @@ char *sf_cli_id_path(const char *prefix, const char *id) {
     return sf_buf_take(&b, NULL);
 }
 
+/* The API's error text of a 404, when it names the entity asked for:
+ * the coordinator answers "dlq message [<id>] not found" and "workflow run
+ * <id> not found".  NULL for any other 404: a route it does not serve
+ * ("not found": a wrong base URL or path) or another server's page. */
+static const char *entity_not_found(const sf_cli_reply *rep) {
+    const char *e = json_string_value(json_object_get(rep->json, "error"));
+    size_t n = e ? strlen(e) : 0;
+    if (n < 10 || strcmp(e + n - 10, " not found") != 0) return NULL;
+    if (strncmp(e, "dlq message", 11) == 0 ||
+        strncmp(e, "workflow run ", 13) == 0)
+        return e;
+    return NULL;
+}
+
 int sf_cli_call(sf_cli_ctx *ctx, const char *method, const char *path,
                 const sf_cli_headers *headers, const void *body,
                 size_t body_len, const char *what, sf_cli_reply *rep) {
+    char url[512];
     sf_cli_result r = sf_cli_api_request(&ctx->api, method, path, headers,
                                          body, body_len, rep);
+    sf_cli_url_shown(ctx->url, url, sizeof(url));
     switch (r) {
     case SF_CLI_OK:
         return -1;
-    case SF_CLI_HTTP_ERROR:
-        if (ctx->json && rep->body && rep->body_len)
-            fprintf(stdout, "%s\n", rep->body);
-        if (rep->status == 404 && what)
-            return sf_cli_fail(SF_EXIT_NOTFOUND, "%s not found", what);
-        return sf_cli_fail(SF_EXIT_ERROR, "%s (HTTP %ld)",
-                           sf_cli_reply_error(rep), rep->status);
+    case SF_CLI_HTTP_ERROR: {
+        const char *msg = sf_cli_reply_error(rep);
+        if (ctx->json) {
+            /* The API's JSON error; another server's page as one. */
+            char *clean = json_is_object(rep->json) ? NULL : sf_out_clean(msg);
+            if (json_is_object(rep->json))
+                sf_cli_print_json(json_incref(rep->json));
+            else /* cleaned: a JSON string must be UTF-8 */
+                sf_cli_print_json(json_pack("{s:s,s:I}", "error",
+                                            clean ? clean : "?", "status",
+                                            (json_int_t)rep->status));
+            free(clean);
+        }
+        if (rep->status == 404 && what && entity_not_found(rep))
+            return ctx_fail(ctx, SF_EXIT_NOTFOUND, "%s not found", what);
+        if (rep->status == 404 &&
+            (!json_is_object(rep->json) || strcmp(msg, "not found") == 0))
+            return ctx_fail(ctx, SF_EXIT_ERROR,
+                            "%s (HTTP 404 for %s %s%s: is %s the "
+                            "coordinator's URL?)",
+                            msg, method, url, path, url);
+        return ctx_fail(ctx, SF_EXIT_ERROR, "%s (HTTP %ld)", msg,
+                        rep->status);
+    }
     case SF_CLI_BAD_URL:
-        fprintf(stderr,
-                "stepflow: bad coordinator URL '%s': %s (see `stepflow "
-                "--help`)\n",
-                ctx->url, ctx->api.error);
+        sf_cli_usage_error(NULL, "bad coordinator URL '%s': %s", url,
+                           ctx->api.error);
+        snprintf(ctx->error, sizeof(ctx->error), "bad coordinator URL");
         return SF_EXIT_USAGE;
     case SF_CLI_BAD_REPLY:
-        return sf_cli_fail(SF_EXIT_ERROR,
-                           "unreadable reply from the coordinator at %s: %s",
-                           ctx->url, ctx->api.error);
+        return ctx_fail(ctx, SF_EXIT_ERROR,
+                        "unreadable reply from the coordinator at %s: %s", url,
+                        ctx->api.error);
     case SF_CLI_UNREACHABLE:
     default:
-        return sf_cli_fail(SF_EXIT_ERROR,
-                           "cannot reach the coordinator at %s: %s", ctx->url,
-                           ctx->api.error);
+        return ctx_fail(ctx, SF_EXIT_ERROR,
+                        "cannot reach the coordinator at %s: %s", url,
+                        ctx->api.error);
     }
 }
 
 void sf_cli_print_raw(const sf_cli_reply *rep) {
-    if (rep->body_len) {
-        fwrite(rep->body, 1, rep->body_len, stdout);
-        if (rep->body[rep->body_len - 1] != '\n') fputc('\n', stdout);
+    if (rep->json) {
+        sf_cli_print_json(json_incref(rep->json));
+    } else if (rep->body_len) {
+        char *clean = sf_out_clean(rep->body);
+        if (clean) printf("%s\n", clean);
+        free(clean);
     }
 }
 
 void sf_cli_print_json(json_t *v) {
-    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    /* ASCII only: a string holding ESC or a C1 control goes out as \uXXXX,
+     * never as a byte a terminal would act on. */
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+                                    JSON_ENSURE_ASCII)
+                : NULL;
     if (s) printf("%s\n", s);
     free(s);
     json_decref(v);
 }
 
-int sf_cli_bad_reply(const sf_cli_reply *rep, const char *what) {
-    return sf_cli_fail(SF_EXIT_ERROR,
-                       "unexpected reply from the coordinator: %s (HTTP %ld)",
-                       what, rep->status);
+int sf_cli_bad_reply(sf_cli_ctx *ctx, const sf_cli_reply *rep,
+                     const char *what) {
+    return ctx_fail(ctx, SF_EXIT_ERROR,
+                    "unexpected reply from the coordinator: %s (HTTP %ld)",
+                    what, rep->status);
 }
 
 int sf_cli_worst(int so_far, int rc) {

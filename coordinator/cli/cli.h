@@ -5,8 +5,10 @@
  *
  * Error output: usage errors are one line "stepflow: <what> (see
  * `stepflow <cmd> --help`)" and exit 2; everything else is one line
- * "error: <what>" on stderr.  With --json a failed API call still prints
- * the API's JSON error body on stdout.
+ * "error: <what>" on stderr, made safe for a terminal (control bytes of
+ * what the API or Redis said never reach it), and the coordinator URL in
+ * it never shows a user:password@ part.  With --json a failed API call
+ * still prints the API's JSON error object on stdout.
  *
  * Ownership: sf_cli_args points into argv (never freed); strings the
  * helpers return are malloc'd for the caller unless they say otherwise. */
@@ -25,7 +27,8 @@
 #define SF_EXIT_ERROR 1    /* the API answered an error, or the coordinator
                               (or Redis) could not be reached */
 #define SF_EXIT_USAGE 2    /* bad command line */
-#define SF_EXIT_NOTFOUND 3 /* the id asked for does not exist */
+#define SF_EXIT_NOTFOUND 3 /* the id asked for does not exist (the API's
+                              404 names it) */
 
 #define SF_CLI_MAX_OPTS 128
 #define SF_CLI_MAX_POS 128
@@ -53,6 +56,9 @@ typedef struct sf_cli_ctx {
     int json;          /* --json: machine-readable output */
     const char *cmd;   /* "dlq list", ... for messages */
     sf_cli_api api;    /* ready when the command talks to the API */
+    char error[512];   /* the last error sf_cli_call or sf_cli_bad_reply
+                          printed, for the --json summary of a bulk action
+                          that stopped partway */
 } sf_cli_ctx;
 
 typedef int sf_cli_run_fn(sf_cli_ctx *ctx, const sf_cli_args *a);
@@ -111,24 +117,33 @@ void sf_cli_query_add(sf_buf *q, const char *name, const char *value);
  * memory). */
 char *sf_cli_id_path(const char *prefix, const char *id);
 
+/* "url" without a "user:password@" part, into "out" (returned). */
+const char *sf_cli_url_shown(const char *url, char *out, size_t out_size);
+
 /* Sends one request (see sf_cli_api_request) and maps its outcome:
  * returns -1 on a 2xx (the caller reads "rep"), else the exit code after
- * printing the error.  A 404 with "what" set (e.g. "dlq entry 'x'") prints
- * "error: <what> not found" and returns SF_EXIT_NOTFOUND.  "rep" is
- * always filled; the caller cleans it up. */
+ * printing the error (and keeping it in ctx->error).  A 404 whose API
+ * error names the entity ("dlq message ... not found", "workflow run ...
+ * not found"), with "what" set (e.g. "dlq entry 'x'"), prints "error:
+ * <what> not found" and returns SF_EXIT_NOTFOUND; any other 404 (a route
+ * the coordinator does not serve: a wrong base URL) is SF_EXIT_ERROR with
+ * the API's message.  "rep" is always filled; the caller cleans it up. */
 int sf_cli_call(sf_cli_ctx *ctx, const char *method, const char *path,
                 const sf_cli_headers *headers, const void *body,
                 size_t body_len, const char *what, sf_cli_reply *rep);
 
-/* Prints the reply body (--json) with a trailing newline. */
+/* Prints the reply (--json) as one line: its JSON through
+ * sf_cli_print_json, else the body made safe for a terminal. */
 void sf_cli_print_raw(const sf_cli_reply *rep);
 
-/* Prints "v" as one line of compact JSON and decrefs it. */
+/* Prints "v" as one line of compact JSON, non-ASCII as \uXXXX escapes,
+ * and decrefs it. */
 void sf_cli_print_json(json_t *v);
 
-/* "error: unexpected reply from the coordinator: <what> (HTTP n)";
- * returns SF_EXIT_ERROR. */
-int sf_cli_bad_reply(const sf_cli_reply *rep, const char *what);
+/* "error: unexpected reply from the coordinator: <what> (HTTP n)", kept in
+ * ctx->error; returns SF_EXIT_ERROR. */
+int sf_cli_bad_reply(sf_cli_ctx *ctx, const sf_cli_reply *rep,
+                     const char *what);
 
 /* Folds the outcome of one item of a multi-item command into the exit
  * code so far: an error (1) wins over not found (3), which wins over 0. */

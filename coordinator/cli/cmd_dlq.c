@@ -8,8 +8,9 @@
  * unknown one is reported and the others go on, exit 3).  By filter or
  * --all they make the API's bulk request (DELETE /v2/dlq, POST
  * /v2/workflows/dlq/<mode>) page after page, following its cursor, until
- * every matching entry was handled.  --dry-run lists the same entries with
- * GET /v2/dlq and changes nothing. */
+ * every matching entry was handled; one that fails partway still says
+ * how many were handled (--json: {"deleted": N, "error": "..."}).
+ * --dry-run lists the same entries with GET /v2/dlq and changes nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +94,9 @@ static const sf_cli_opt no_opts[] = {{NULL, 0}};
     "  --caller-ip IP          publisher's address\n"                         \
     "  --response-status N     HTTP status of the last attempt\n"             \
     "  --workflow-created-at MS  the run's creation time (ms)\n"              \
-    "  --from T, --to T        entered the DLQ in [T1, T2]: Unix ms or ISO\n" \
-    "                          8601 (2024-05-01, 2024-05-01T12:00:00Z)\n"     \
+    "  --from T, --to T        entered the DLQ in [T1, T2]: Unix ms (13\n"    \
+    "                          digits) or ISO 8601 (2024-05-01,\n"            \
+    "                          2024-05-01T12:00:00Z; no zone = UTC)\n"        \
     "  --workflow              workflow entries only\n"
 
 static const char usage_list[] =
@@ -112,7 +114,8 @@ static const char usage_get[] =
     "usage: stepflow dlq get <dlqId>\n"
     "\n"
     "GET /v2/dlq/<dlqId>: the entry in full: the request, the last response,\n"
-    "every attempt, the failure callback's state and last response.\n";
+    "every attempt, the failure callback's state, attempts used, last\n"
+    "response and its failed attempts (time, status, error, body).\n";
 
 static const char usage_retry[] =
     "usage: stepflow dlq retry <dlqId>...\n"
@@ -208,15 +211,15 @@ static int add_filters(const sf_cli_ctx *ctx, const sf_cli_args *a,
             v = hit;
             break;
         }
-        case F_TIME:
-            if (sf_out_parse_time(v, &ms) != 0)
-                return sf_cli_usage_error(ctx->cmd,
-                                          "bad %s '%s': want Unix ms or ISO "
-                                          "8601 (2024-05-01T12:00:00Z)",
-                                          f->opt, v);
+        case F_TIME: {
+            const char *why;
+            if (sf_out_parse_time(v, &ms, &why) != 0)
+                return sf_cli_usage_error(ctx->cmd, "bad %s '%s': %s", f->opt,
+                                          v, why);
             snprintf(num, sizeof(num), "%lld", (long long)ms);
             v = num;
             break;
+        }
         case F_INT:
             if (sf_cli_parse_uint(v, INT64_MAX / 2, &x) != 0)
                 return sf_cli_usage_error(ctx->cmd,
@@ -234,6 +237,13 @@ static int add_filters(const sf_cli_ctx *ctx, const sf_cli_args *a,
 }
 
 /* ---- listing ---- */
+
+/* "next cursor: <c>" (the API's cursor, made safe for the terminal). */
+static void print_cursor(const char *c) {
+    char *clean = sf_out_clean(c);
+    printf("next cursor: %s\n", clean ? clean : "-");
+    free(clean);
+}
 
 /* GETs pages of "base" (a /v2/dlq path with its filters) from "cursor"
  * (NULL = the first page), "count" per page (NULL = the API's default),
@@ -255,7 +265,7 @@ static int list_pages(sf_cli_ctx *ctx, const char *base, const char *count,
         sf_buf_cleanup(&path);
         const json_t *msgs = json_object_get(rep.json, "messages");
         if (rc < 0 && !json_is_array(msgs))
-            rc = sf_cli_bad_reply(&rep, "no messages array");
+            rc = sf_cli_bad_reply(ctx, &rep, "no messages array");
         if (rc >= 0) {
             sf_cli_reply_cleanup(&rep);
             break;
@@ -305,7 +315,7 @@ static int cmd_list(sf_cli_ctx *ctx, const sf_cli_args *a) {
             sf_cli_print_json(o);
         } else {
             sf_out_dlq_table(stdout, msgs);
-            if (next) printf("next cursor: %s\n", next);
+            if (next) print_cursor(next);
         }
     }
     free(next);
@@ -341,7 +351,7 @@ static int cmd_get(sf_cli_ctx *ctx, const sf_cli_args *a) {
             e = json_object_get(e, "message");
         rc = SF_EXIT_OK;
         if (!json_is_object(e))
-            rc = sf_cli_bad_reply(&rep, "not a DLQ entry");
+            rc = sf_cli_bad_reply(ctx, &rep, "not a DLQ entry");
         else if (ctx->json)
             sf_cli_print_raw(&rep);
         else
@@ -365,8 +375,9 @@ static int run_per_id(sf_cli_ctx *ctx, const sf_cli_args *a,
     if (rc) return rc;
     for (int i = 0; i < a->n_pos; i++) {
         const char *id = a->pos[i];
-        char what[300];
+        char what[300], shown[200 * 4 + 8];
         snprintf(what, sizeof(what), "dlq entry '%.200s'", id);
+        sf_out_clip(id, 200, shown, sizeof(shown));
         char *path = sf_cli_id_path(act->prefix, id);
         if (!path) return sf_cli_fail(SF_EXIT_ERROR, "out of memory");
         sf_cli_reply rep;
@@ -374,16 +385,18 @@ static int run_per_id(sf_cli_ctx *ctx, const sf_cli_args *a,
         free(path);
         if (rc < 0) {
             rc = SF_EXIT_OK;
-            const char *mid =
+            char mid[200 * 4 + 8];
+            const char *m =
                 json_string_value(json_object_get(rep.json, "messageId"));
+            if (m) sf_out_clip(m, 200, mid, sizeof(mid));
             if (ctx->json)
                 sf_cli_print_raw(&rep);
             else if (act->done_pre)
-                printf("%s%s%s\n", act->done_pre, id, act->done_post);
-            else if (mid)
-                printf("dlq entry %s re-published as %s\n", id, mid);
+                printf("%s%s%s\n", act->done_pre, shown, act->done_post);
+            else if (m)
+                printf("dlq entry %s re-published as %s\n", shown, mid);
             else
-                printf("dlq entry %s re-published\n", id);
+                printf("dlq entry %s re-published\n", shown);
         }
         sf_cli_reply_cleanup(&rep);
         worst = sf_cli_worst(worst, rc);
@@ -603,9 +616,13 @@ static int bulk_by_filter(sf_cli_ctx *ctx, bulk *b) {
         sf_cli_query_add(&path, "count", "100");
         if (cur) sf_cli_query_add(&path, "cursor", cur);
         sf_cli_reply rep;
+        /* --json prints one summary at the end, with the error in it */
+        int json = ctx->json;
+        ctx->json = 0;
         rc = sf_cli_call(ctx, b->mode == BULK_DELETE ? "DELETE" : "POST",
                          path.data, b->mode == BULK_DELETE ? NULL : &b->hdrs,
                          NULL, 0, NULL, &rep);
+        ctx->json = json;
         sf_buf_cleanup(&path);
         if (rc >= 0) {
             sf_cli_reply_cleanup(&rep);
@@ -615,9 +632,9 @@ static int bulk_by_filter(sf_cli_ctx *ctx, bulk *b) {
         const json_t *wr = json_object_get(rep.json, "workflowRuns");
         if (b->mode == BULK_DELETE &&
             sf_out_json_i64(json_object_get(rep.json, "deleted"), &n) != 0) {
-            rc = sf_cli_bad_reply(&rep, "no deleted count");
+            rc = sf_cli_bad_reply(ctx, &rep, "no deleted count");
         } else if (b->mode != BULK_DELETE && !json_is_array(wr)) {
-            rc = sf_cli_bad_reply(&rep, "no workflowRuns array");
+            rc = sf_cli_bad_reply(ctx, &rep, "no workflowRuns array");
         }
         if (rc >= 0) {
             sf_cli_reply_cleanup(&rep);
@@ -643,14 +660,18 @@ static int bulk_by_filter(sf_cli_ctx *ctx, bulk *b) {
         if (!cur) break;
     }
     free(cur);
-    /* What was done before a failure stays done: say so either way. */
+    /* What was done before a failure stays done: say so either way, with
+     * --json as one object {"deleted": N, "error": "..."} (or
+     * {"workflowRuns": [...], "error": "..."}). */
     size_t n = b->mode == BULK_DELETE ? (size_t)deleted : json_array_size(runs);
-    if (ctx->json && rc < 0) {
-        if (b->mode == BULK_DELETE)
-            sf_cli_print_json(json_pack("{s:I}", "deleted", (json_int_t)deleted));
-        else
-            sf_cli_print_json(json_pack("{s:O}", "workflowRuns", runs));
-    } else if (!ctx->json) {
+    if (ctx->json) {
+        json_t *o = b->mode == BULK_DELETE
+                        ? json_pack("{s:I}", "deleted", (json_int_t)deleted)
+                        : json_pack("{s:O}", "workflowRuns", runs);
+        if (o && rc >= 0)
+            json_object_set_new(o, "error", json_string(ctx->error));
+        sf_cli_print_json(o);
+    } else {
         if (n && b->mode != BULK_DELETE) sf_out_table_print(stdout, t, 0);
         printf("%s %zu dlq entr%s\n", bulk_verb[b->mode], n,
                n == 1 ? "y" : "ies");

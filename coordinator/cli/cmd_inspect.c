@@ -12,7 +12,12 @@
  * flags, the prefix filled in, every argument shell-quoted), as the
  * document {"value": ..., "command": "redis-cli ..."} that --json prints
  * and output.c's sf_out_inspect renders.  A failed command becomes that
- * figure's "error"; a lost connection ends the command with exit 1. */
+ * figure's "error"; a lost connection ends the command with exit 1.
+ *
+ * Names read from Redis (flow-control keys, worker names) are bytes, not
+ * always UTF-8: they are used as read (binary-safe argv, any length) and
+ * shown as JSON text with the odd bytes as \xNN, the exact bytes then in
+ * "keyBase64" / "nameBase64"; their commands quote such bytes $'\xNN'. */
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -69,34 +74,62 @@ static void key(const insp *x, const char *rest, char *out, size_t size) {
     snprintf(out, size, "%s:%s", x->prefix, rest);
 }
 
-/* The redis-cli line for argv (malloc'd). */
-static char *cli_line(const insp *x, int argc, const char **argv) {
+/* The redis-cli line for argv (malloc'd); "argvlen" as for
+ * redisCommandArgv (NULL: NUL-terminated arguments). */
+static char *cli_line(const insp *x, int argc, const char **argv,
+                      const size_t *argvlen) {
     sf_buf b;
     sf_buf_init(&b);
     sf_buf_appends(&b, x->cli);
     for (int i = 0; i < argc; i++) {
-        char *w = sf_out_shell_word(argv[i]);
+        char *w = sf_out_shell_wordn(argv[i], argvlen ? argvlen[i]
+                                                      : strlen(argv[i]));
         sf_buf_appendf(&b, " %s", w ? w : "''");
         free(w);
     }
     return sf_buf_take(&b, NULL);
 }
 
-/* Runs argv.  Returns the reply (caller frees; may be an error reply) and
- * "*line" = its redis-cli command (malloc'd), or NULL when the connection
- * is lost (x->lost set; "*line" NULL). */
-static redisReply *run(insp *x, char **line, int argc, const char **argv) {
+/* Runs argv ("argvlen" NULL: NUL-terminated arguments).  Returns the
+ * reply (caller frees; may be an error reply) and "*line" = its redis-cli
+ * command (malloc'd), or NULL when the connection is lost (x->lost set;
+ * "*line" NULL). */
+static redisReply *run(insp *x, char **line, int argc, const char **argv,
+                       const size_t *argvlen) {
     *line = NULL;
     if (x->lost) return NULL;
-    redisReply *r = redisCommandArgv(x->c, argc, argv, NULL);
+    redisReply *r = redisCommandArgv(x->c, argc, argv, argvlen);
     if (!r) {
         x->lost = 1;
         snprintf(x->lost_err, sizeof(x->lost_err), "%s",
                  x->c->errstr[0] ? x->c->errstr : "connection lost");
         return NULL;
     }
-    *line = cli_line(x, argc, argv);
+    *line = cli_line(x, argc, argv, argvlen);
     return r;
+}
+
+/* Bytes read from Redis as a JSON string: as they are when UTF-8, else
+ * with the odd bytes as \xNN (sf_out_escape_bytes).  Never NULL. */
+static json_t *text_of(const char *s, size_t len) {
+    if (sf_utf8_valid(s, len) && !memchr(s, '\0', len))
+        return json_stringn(s, len);
+    char *e = sf_out_escape_bytes(s, len);
+    json_t *j = json_string(e ? e : "?");
+    free(e);
+    return j ? j : json_string("?");
+}
+
+/* Sets "field" of "o" to the name "s" (text_of), and "field"Base64 to its
+ * exact bytes when they are not UTF-8. */
+static void set_name(json_t *o, const char *field, const char *s, size_t len) {
+    json_object_set_new(o, field, text_of(s, len));
+    if (sf_utf8_valid(s, len) && !memchr(s, '\0', len)) return;
+    char b64field[64];
+    char *b64 = sf_base64_encode(s, len);
+    snprintf(b64field, sizeof(b64field), "%sBase64", field);
+    if (b64) json_object_set_new(o, b64field, json_string(b64));
+    free(b64);
 }
 
 /* {"value": value, "command": line}; takes both. */
@@ -116,10 +149,11 @@ static json_t *fig_error(const redisReply *r, char *line) {
 }
 
 /* A command answering an integer (XLEN, ZCARD, LLEN, HEXISTS as a bool
- * when "as_bool"). */
-static json_t *fig_int(insp *x, int as_bool, int argc, const char **argv) {
+ * when "as_bool"); "argvlen" as for run(). */
+static json_t *fig_int(insp *x, int as_bool, int argc, const char **argv,
+                       const size_t *argvlen) {
     char *line;
-    redisReply *r = run(x, &line, argc, argv);
+    redisReply *r = run(x, &line, argc, argv, argvlen);
     json_t *f;
     if (!r) return NULL;
     if (r->type == REDIS_REPLY_INTEGER)
@@ -134,10 +168,11 @@ static json_t *fig_int(insp *x, int as_bool, int argc, const char **argv) {
     return f;
 }
 
-/* A bulk string reply element as a JSON string (NULL for nil/others). */
+/* A bulk string reply element as a JSON string (text_of: never dropped
+ * for not being UTF-8), NULL for nil and other types. */
 static json_t *str_of(const redisReply *e) {
     if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS)
-        return json_stringn(e->str, e->len);
+        return text_of(e->str, e->len);
     return NULL;
 }
 
@@ -174,7 +209,7 @@ static json_t *pairs_object(const redisReply *r) {
 static json_t *consumers_fig(insp *x, const char *stream, const char *group) {
     const char *argv[] = {"XINFO", "CONSUMERS", stream, group};
     char *line;
-    redisReply *r = run(x, &line, 4, argv);
+    redisReply *r = run(x, &line, 4, argv, NULL);
     if (!r) return NULL;
     if (r->type == REDIS_REPLY_ERROR) {
         json_t *f = fig_error(r, line);
@@ -199,7 +234,7 @@ static json_t *consumers_fig(insp *x, const char *stream, const char *group) {
 static json_t *pending_fig(insp *x, const char *stream, const char *group) {
     const char *argv[] = {"XPENDING", stream, group, "-", "+", XPENDING_SHOWN};
     char *line;
-    redisReply *r = run(x, &line, 6, argv);
+    redisReply *r = run(x, &line, 6, argv, NULL);
     if (!r) return NULL;
     if (r->type == REDIS_REPLY_ERROR) {
         json_t *f = fig_error(r, line);
@@ -227,7 +262,7 @@ static json_t *pending_fig(insp *x, const char *stream, const char *group) {
 static json_t *groups_fig(insp *x, const char *stream, int details) {
     const char *argv[] = {"XINFO", "GROUPS", stream};
     char *line;
-    redisReply *r = run(x, &line, 3, argv);
+    redisReply *r = run(x, &line, 3, argv, NULL);
     if (!r) return NULL;
     if (r->type == REDIS_REPLY_ERROR && r->str && !strstr(r->str, "no such key")) {
         json_t *f = fig_error(r, line);
@@ -264,7 +299,7 @@ static json_t *groups_fig(insp *x, const char *stream, int details) {
 static json_t *next_due_fig(insp *x, const char *delayed) {
     const char *argv[] = {"ZRANGE", delayed, "0", "0", "WITHSCORES"};
     char *line;
-    redisReply *r = run(x, &line, 5, argv);
+    redisReply *r = run(x, &line, 5, argv, NULL);
     if (!r) return NULL;
     json_t *f;
     if (r->type == REDIS_REPLY_ERROR) {
@@ -288,9 +323,9 @@ static json_t *queue_doc(insp *x, const char *name, sf_queue_id q) {
     const char *zcard[] = {"ZCARD", k.delayed};
     json_t *o = json_pack("{s:s,s:s,s:s}", "name", name, "stream", k.stream,
                           "delayedKey", k.delayed);
-    json_object_set_new(o, "length", fig_int(x, 0, 2, xlen));
+    json_object_set_new(o, "length", fig_int(x, 0, 2, xlen, NULL));
     json_object_set_new(o, "groups", groups_fig(x, k.stream, 1));
-    json_object_set_new(o, "delayed", fig_int(x, 0, 2, zcard));
+    json_object_set_new(o, "delayed", fig_int(x, 0, 2, zcard, NULL));
     json_object_set_new(o, "nextDue", next_due_fig(x, k.delayed));
     return o;
 }
@@ -301,7 +336,7 @@ static json_t *zcard_fig(insp *x, const char *rest) {
     char k[SF_KEY_MAX];
     key(x, rest, k, sizeof(k));
     const char *argv[] = {"ZCARD", k};
-    return fig_int(x, 0, 2, argv);
+    return fig_int(x, 0, 2, argv, NULL);
 }
 
 static json_t *dlq_doc(insp *x) {
@@ -318,7 +353,7 @@ static json_t *dlq_doc(insp *x) {
     const char *xlen[] = {"XLEN", events};
     json_t *ev = json_object();
     json_object_set_new(ev, "stream", json_string(events));
-    json_object_set_new(ev, "length", fig_int(x, 0, 2, xlen));
+    json_object_set_new(ev, "length", fig_int(x, 0, 2, xlen, NULL));
     json_object_set_new(ev, "groups", groups_fig(x, events, 0));
     json_t *o = json_object();
     json_object_set_new(o, "total", zcard_fig(x, "{dlq}:idx:all"));
@@ -335,26 +370,45 @@ static json_t *workflows_doc(insp *x) {
     return o;
 }
 
-/* One flow-control key K: HGETALL conf, ZCARD run, LLEN wait. */
-static json_t *fc_key_doc(insp *x, const char *fc_prefix, const char *k) {
-    char conf[SF_KEY_MAX], runk[SF_KEY_MAX], wait[SF_KEY_MAX];
-    snprintf(conf, sizeof(conf), "%sconf:%s", fc_prefix, k);
-    snprintf(runk, sizeof(runk), "%srun:%s", fc_prefix, k);
-    snprintf(wait, sizeof(wait), "%swait:%s", fc_prefix, k);
-    const char *hg[] = {"HGETALL", conf};
-    const char *zc[] = {"ZCARD", runk};
-    const char *ll[] = {"LLEN", wait};
+/* "<a><b bytes>" as a key in "out" (binary-safe, any length). */
+static void key_join(sf_buf *out, const char *a, const char *b, size_t blen) {
+    sf_buf_init(out);
+    sf_buf_appends(out, a);
+    sf_buf_append(out, b, blen);
+}
+
+/* One flow-control key K ("klen" bytes, as SCAN returned them): HGETALL
+ * conf, ZCARD run, LLEN wait. */
+static json_t *fc_key_doc(insp *x, const char *fc_prefix, const char *k,
+                          size_t klen) {
+    char pre[SF_KEY_MAX + 8];
+    sf_buf conf, runk, wait;
+    snprintf(pre, sizeof(pre), "%sconf:", fc_prefix);
+    key_join(&conf, pre, k, klen);
+    snprintf(pre, sizeof(pre), "%srun:", fc_prefix);
+    key_join(&runk, pre, k, klen);
+    snprintf(pre, sizeof(pre), "%swait:", fc_prefix);
+    key_join(&wait, pre, k, klen);
+    const char *hg[] = {"HGETALL", conf.data};
+    const char *zc[] = {"ZCARD", runk.data};
+    const char *ll[] = {"LLEN", wait.data};
+    const size_t hgl[] = {7, conf.len}, zcl[] = {5, runk.len},
+                 lll[] = {4, wait.len};
     char *line;
-    json_t *o = json_pack("{s:s}", "key", k);
-    redisReply *r = run(x, &line, 2, hg);
+    json_t *o = json_object();
+    set_name(o, "key", k, klen);
+    redisReply *r = run(x, &line, 2, hg, hgl);
     if (r) {
         json_object_set_new(o, "config", r->type == REDIS_REPLY_ERROR
                                              ? fig_error(r, line)
                                              : fig_new(pairs_object(r), line));
         freeReplyObject(r);
     }
-    json_object_set_new(o, "inflight", fig_int(x, 0, 2, zc));
-    json_object_set_new(o, "waiting", fig_int(x, 0, 2, ll));
+    json_object_set_new(o, "inflight", fig_int(x, 0, 2, zc, zcl));
+    json_object_set_new(o, "waiting", fig_int(x, 0, 2, ll, lll));
+    sf_buf_cleanup(&conf);
+    sf_buf_cleanup(&runk);
+    sf_buf_cleanup(&wait);
     return o;
 }
 
@@ -365,12 +419,14 @@ static json_t *flow_control_doc(insp *x) {
     snprintf(pattern, sizeof(pattern), "%sconf:*", fc_prefix);
     snprintf(wake, sizeof(wake), "%swake", fc_prefix);
     size_t conf_len = strlen(fc_prefix) + strlen("conf:");
-    json_t *names = json_array();
+    /* the names (the bytes after "conf:") as read, each an sf_buf */
+    sf_buf *names = calloc(FC_KEYS_MAX, sizeof(*names));
+    size_t n_names = 0;
     char cursor[32] = "0";
     do {
         const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
         char *line;
-        redisReply *r = run(x, &line, 6, argv);
+        redisReply *r = run(x, &line, 6, argv, NULL);
         free(line);
         if (!r) break;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -380,24 +436,26 @@ static json_t *flow_control_doc(insp *x) {
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         const redisReply *ks = r->element[1];
-        for (size_t i = 0; ks->type == REDIS_REPLY_ARRAY && i < ks->elements;
-             i++)
-            if (ks->element[i]->type == REDIS_REPLY_STRING &&
-                ks->element[i]->len > conf_len &&
-                json_array_size(names) < FC_KEYS_MAX)
-                /* a name that is not UTF-8 cannot be shown: skipped */
-                json_array_append_new(
-                    names, json_stringn(ks->element[i]->str + conf_len,
-                                        ks->element[i]->len - conf_len));
+        for (size_t i = 0; names && ks->type == REDIS_REPLY_ARRAY &&
+                           i < ks->elements && n_names < FC_KEYS_MAX;
+             i++) {
+            const redisReply *e = ks->element[i];
+            if (e->type != REDIS_REPLY_STRING || e->len <= conf_len) continue;
+            sf_buf_init(&names[n_names]);
+            sf_buf_append(&names[n_names], e->str + conf_len, e->len - conf_len);
+            n_names++;
+        }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
 
     json_t *keys = json_array();
-    for (size_t i = 0; !x->lost && i < json_array_size(names); i++) {
-        const char *k = json_string_value(json_array_get(names, i));
-        if (k) json_array_append_new(keys, fc_key_doc(x, fc_prefix, k));
+    for (size_t i = 0; i < n_names; i++) {
+        if (!x->lost)
+            json_array_append_new(keys, fc_key_doc(x, fc_prefix, names[i].data,
+                                                   names[i].len));
+        sf_buf_cleanup(&names[i]);
     }
-    json_decref(names);
+    free(names);
     sf_buf line;
     sf_buf_init(&line);
     char *pw = sf_out_shell_word(pattern);
@@ -406,22 +464,47 @@ static json_t *flow_control_doc(insp *x) {
     const char *zc[] = {"ZCARD", wake};
     json_t *o = json_object();
     json_object_set_new(o, "keys", fig_new(keys, sf_buf_take(&line, NULL)));
-    json_object_set_new(o, "wake", fig_int(x, 0, 2, zc));
+    json_object_set_new(o, "wake", fig_int(x, 0, 2, zc, NULL));
     return o;
 }
 
-/* The workers' heartbeats: P:{stats}:workers (name -> last beat, ms) and
- * each one's hash P:{stats}:worker:<name>. */
-static json_t *workers_doc(insp *x, int64_t now) {
-    char zset[SF_KEY_MAX], min[32];
-    key(x, "{stats}:workers", zset, sizeof(zset));
+/* The figure of the live workers: ZCOUNT of the heartbeats of the last
+ * SF_WORKER_ALIVE_MS.  The command shown computes that bound from Redis'
+ * clock when it runs (to the second), so it answers the same question
+ * when pasted later: `... ZCOUNT key $(( $(redis-cli TIME | head -n 1) *
+ * 1000 - 15000 )) +inf` (POSIX sh arithmetic). */
+static json_t *alive_fig(insp *x, const char *zset, int64_t now) {
+    char min[32];
     snprintf(min, sizeof(min), "%" PRId64, now - SF_WORKER_ALIVE_MS);
     const char *zcount[] = {"ZCOUNT", zset, min, "+inf"};
+    json_t *f = fig_int(x, 0, 4, zcount, NULL);
+    if (!f) return NULL;
+    char *zq = sf_out_shell_word(zset);
+    sf_buf cmd;
+    sf_buf_init(&cmd);
+    sf_buf_appendf(&cmd,
+                   "%s ZCOUNT %s $(( $(%s TIME | head -n 1) * 1000 - %d )) "
+                   "+inf",
+                   x->cli, zq ? zq : "''", x->cli, (int)SF_WORKER_ALIVE_MS);
+    free(zq);
+    json_object_set_new(f, "command", json_string(cmd.data));
+    sf_buf_cleanup(&cmd);
+    return f;
+}
+
+/* The workers' heartbeats: P:{stats}:workers (name -> last beat, ms) and
+ * each one's hash P:{stats}:worker:<name> (the name as read: any bytes,
+ * any length). */
+static json_t *workers_doc(insp *x, int64_t now) {
+    char zset[SF_KEY_MAX], hpre[SF_KEY_MAX];
+    key(x, "{stats}:workers", zset, sizeof(zset));
+    key(x, "{stats}:worker:", hpre, sizeof(hpre));
     const char *zrange[] = {"ZRANGE", zset, "0", "-1", "WITHSCORES"};
     json_t *o = json_object();
-    json_object_set_new(o, "alive", fig_int(x, 0, 4, zcount));
+    json_t *alive = alive_fig(x, zset, now);
+    if (alive) json_object_set_new(o, "alive", alive);
     char *line;
-    redisReply *r = run(x, &line, 5, zrange);
+    redisReply *r = run(x, &line, 5, zrange, NULL);
     if (!r) return o;
     if (r->type == REDIS_REPLY_ERROR) {
         json_object_set_new(o, "list", fig_error(r, line));
@@ -437,14 +520,18 @@ static json_t *workers_doc(insp *x, int64_t now) {
         int64_t last = 0;
         json_t *seen = int_of(r->element[i + 1]);
         if (json_is_integer(seen)) last = json_integer_value(seen);
-        char name[256], hkey[SF_KEY_MAX + 300];
-        snprintf(name, sizeof(name), "%.*s", (int)n->len, n->str);
-        snprintf(hkey, sizeof(hkey), "%s:{stats}:worker:%s", x->prefix, name);
-        const char *hg[] = {"HGETALL", hkey};
+        sf_buf hkey;
+        key_join(&hkey, hpre, n->str, n->len);
+        const char *hg[] = {"HGETALL", hkey.data};
+        const size_t hgl[] = {7, hkey.len};
         char *hline;
-        redisReply *h = run(x, &hline, 2, hg);
-        json_t *w = json_pack("{s:s,s:o,s:b}", "name", name, "lastSeen", seen,
-                              "alive", now - last < SF_WORKER_ALIVE_MS);
+        redisReply *h = run(x, &hline, 2, hg, hgl);
+        sf_buf_cleanup(&hkey);
+        json_t *w = json_object();
+        set_name(w, "name", n->str, n->len);
+        json_object_set_new(w, "lastSeen", seen);
+        json_object_set_new(w, "alive",
+                            json_boolean(now - last < SF_WORKER_ALIVE_MS));
         if (h) {
             json_object_set_new(w, "info", h->type == REDIS_REPLY_ERROR
                                                ? fig_error(h, hline)
@@ -464,8 +551,8 @@ static json_t *signing_doc(insp *x) {
     const char *cur[] = {"HEXISTS", k, "current"};
     const char *nxt[] = {"HEXISTS", k, "next"};
     json_t *o = json_object();
-    json_object_set_new(o, "current", fig_int(x, 1, 3, cur));
-    json_object_set_new(o, "next", fig_int(x, 1, 3, nxt));
+    json_object_set_new(o, "current", fig_int(x, 1, 3, cur, NULL));
+    json_object_set_new(o, "next", fig_int(x, 1, 3, nxt, NULL));
     return o;
 }
 
@@ -473,7 +560,7 @@ static json_t *signing_doc(insp *x) {
 static json_t *info_fig(insp *x, const char *section, const char *field) {
     const char *argv[] = {"INFO", section};
     char *line;
-    redisReply *r = run(x, &line, 2, argv);
+    redisReply *r = run(x, &line, 2, argv, NULL);
     if (!r) return NULL;
     json_t *v = json_null();
     if (r->type == REDIS_REPLY_STRING) {
@@ -499,7 +586,7 @@ static json_t *info_fig(insp *x, const char *section, const char *field) {
 static int64_t redis_now_ms(insp *x) {
     char *line;
     const char *argv[] = {"TIME"};
-    redisReply *r = run(x, &line, 1, argv);
+    redisReply *r = run(x, &line, 1, argv, NULL);
     free(line);
     int64_t ms = sf_now_ms(), s, us;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&

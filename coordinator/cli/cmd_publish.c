@@ -249,10 +249,13 @@ static int post_message(sf_cli_ctx *ctx, const sf_cli_args *a, const char *route
         if (rc < 0) {
             const char *key = trigger ? "workflowRunId" : "messageId";
             const char *id = json_string_value(json_object_get(rep.json, key));
+            char shown[200 * 4 + 8], mshown[200 * 4 + 8];
+            if (id) sf_out_clip(id, 200, shown, sizeof(shown));
             rc = SF_EXIT_OK;
             if (!id) {
-                rc = sf_cli_bad_reply(&rep, trigger ? "no workflowRunId"
-                                                    : "no messageId");
+                rc = sf_cli_bad_reply(ctx, &rep,
+                                      trigger ? "no workflowRunId"
+                                              : "no messageId");
             } else if (ctx->json) {
                 sf_cli_print_raw(&rep);
             } else if (trigger) {
@@ -262,11 +265,13 @@ static int post_message(sf_cli_ctx *ctx, const sf_cli_args *a, const char *route
                 if (json_is_integer(c)) ms = json_integer_value(c);
                 const char *mid =
                     json_string_value(json_object_get(rep.json, "messageId"));
-                printf("workflowRunId: %s\n", id);
+                printf("workflowRunId: %s\n", shown);
                 printf("createdAt:     %s\n", sf_out_iso8601(ms, at, sizeof(at)));
-                if (mid) printf("messageId:     %s\n", mid);
+                if (mid)
+                    printf("messageId:     %s\n",
+                           sf_out_clip(mid, 200, mshown, sizeof(mshown)));
             } else {
-                printf("messageId: %s\n", id);
+                printf("messageId: %s\n", shown);
             }
         }
         sf_cli_reply_cleanup(&rep);

@@ -2,7 +2,9 @@
  * (GET /v2/workflows/events?groupBy=workflowRunId, what the SDK's
  * client.logs() reads) and cancelling them (DELETE /v2/workflows/runs/{id}
  * ?cancel=true per id; DELETE /v2/workflows/runs with a filter, or none for
- * every running run, repeated until nothing is left to cancel).
+ * every running run, repeated until a call cancels none: each call sees
+ * only the runs still running, and one may cancel fewer than its count
+ * while more are left, when some ended by themselves meanwhile).
  * `runs cancel --dry-run` lists the running runs it would cancel. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +15,10 @@
 #include "output.h"
 
 #define RUNS_PAGE_MAX 100     /* logs API: count max */
-#define CANCEL_BATCH "1000"   /* bulk cancel: count max */
-#define CANCEL_BATCH_N 1000
+#define CANCEL_BATCH "1000"   /* bulk cancel: count max (wf_runs.c) */
 #define RUNS_MAX_PAGES 100000 /* loop guard */
+/* Bulk cancel calls at most (a loop guard: 10 million runs). */
+#define CANCEL_MAX_CALLS 10000
 
 static const char *const run_states[] = {"RUN_STARTED", "RUN_SUCCESS",
                                          "RUN_FAILED", "RUN_CANCELED"};
@@ -33,7 +36,9 @@ static const char usage_list[] =
     "usage: stepflow runs list [filters] [--count N] [--cursor C] [--all]\n"
     "\n"
     "GET /v2/workflows/events?groupBy=workflowRunId: workflow runs, newest\n"
-    "first (finished ones are kept STEPFLOW_WORKFLOW_RETENTION_S).\n"
+    "first (finished ones are kept STEPFLOW_WORKFLOW_RETENTION_S).  STEPS\n"
+    "DONE counts the steps a run finished, not its initial payload nor the\n"
+    "deliveries in flight or failed (as the dashboard's \"Steps done\").\n"
     "\n"
     "  --state S          RUN_STARTED, RUN_SUCCESS, RUN_FAILED or "
     "RUN_CANCELED\n"
@@ -41,7 +46,8 @@ static const char usage_list[] =
     "  --url-prefix P     workflow URL starting with P\n"
     "  --run-id ID        workflow run id (repeatable)\n"
     "  --label L          label\n"
-    "  --from T, --to T   created in [T1, T2]: Unix ms or ISO 8601\n"
+    "  --from T, --to T   created in [T1, T2]: Unix ms (13 digits) or ISO\n"
+    "                     8601 (2024-05-01, 2024-05-01T12:00:00Z; UTC)\n"
     "  --count N          runs per page, 1..100 (default 10)\n"
     "  --cursor C         the page after C (printed under the table)\n"
     "  --all              follow the cursor to the last page\n";
@@ -50,8 +56,9 @@ static const char usage_get[] =
     "usage: stepflow runs get <runId>\n"
     "\n"
     "One workflow run from the logs API: its state, times, result, every\n"
-    "recorded step, the deliveries still in flight (with their last error)\n"
-    "and the failure function's state.\n";
+    "recorded step, its failed deliveries (STEP_FAILED: the last attempt\n"
+    "failed) and those still in flight, each with its last error, and the\n"
+    "failure function's state.\n";
 
 static const char usage_cancel[] =
     "usage: stepflow runs cancel <runId>... | --url PREFIX [--exact] |\n"
@@ -65,7 +72,8 @@ static const char usage_cancel[] =
     "  --url PREFIX       workflow URL starting with PREFIX ...\n"
     "  --exact            ... or equal to it\n"
     "  --label L          label\n"
-    "  --from T, --to T   created in [T1, T2]: Unix ms or ISO 8601\n"
+    "  --from T, --to T   created in [T1, T2]: Unix ms (13 digits) or ISO\n"
+    "                     8601 (2024-05-01, 2024-05-01T12:00:00Z; UTC)\n"
     "  --dry-run          list the runs that would be cancelled; change "
     "nothing\n";
 
@@ -79,11 +87,10 @@ static int add_times(const sf_cli_ctx *ctx, const sf_cli_args *a, sf_buf *q,
         int64_t ms;
         char num[32];
         if (!v) continue;
-        if (sf_out_parse_time(v, &ms) != 0)
-            return sf_cli_usage_error(ctx->cmd,
-                                      "bad %s '%s': want Unix ms or ISO "
-                                      "8601 (2024-05-01T12:00:00Z)",
-                                      opts[i][0], v);
+        const char *why;
+        if (sf_out_parse_time(v, &ms, &why) != 0)
+            return sf_cli_usage_error(ctx->cmd, "bad %s '%s': %s", opts[i][0],
+                                      v, why);
         snprintf(num, sizeof(num), "%lld", (long long)ms);
         sf_cli_query_add(q, opts[i][1], num);
         (*n)++;
@@ -120,7 +127,7 @@ static int log_pages(sf_cli_ctx *ctx, const char *base, const char *count,
         sf_buf_cleanup(&path);
         const json_t *runs = json_object_get(rep.json, "runs");
         if (rc < 0 && !json_is_array(runs))
-            rc = sf_cli_bad_reply(&rep, "no runs array");
+            rc = sf_cli_bad_reply(ctx, &rep, "no runs array");
         if (rc >= 0) {
             sf_cli_reply_cleanup(&rep);
             break;
@@ -191,7 +198,11 @@ static int cmd_list(sf_cli_ctx *ctx, const sf_cli_args *a) {
             sf_cli_print_json(o);
         } else {
             sf_out_runs_table(stdout, runs);
-            if (next) printf("next cursor: %s\n", next);
+            if (next) {
+                char *clean = sf_out_clean(next);
+                printf("next cursor: %s\n", clean ? clean : "-");
+                free(clean);
+            }
         }
     }
     free(next);
@@ -322,7 +333,11 @@ static int cancel_ids(sf_cli_ctx *ctx, const sf_cli_args *a) {
             rc = SF_EXIT_OK;
             done++;
             json_array_append_new(ok, json_string(id));
-            if (!ctx->json) printf("cancelled workflow run %s\n", id);
+            if (!ctx->json) {
+                char shown[200 * 4 + 8];
+                printf("cancelled workflow run %s\n",
+                       sf_out_clip(id, 200, shown, sizeof(shown)));
+            }
         }
         worst = sf_cli_worst(worst, rc);
     }
@@ -340,31 +355,41 @@ static int cancel_ids(sf_cli_ctx *ctx, const sf_cli_args *a) {
 }
 
 /* By filter or all: DELETE /v2/workflows/runs?<filter>&count=1000 until a
- * call cancels fewer than that. */
+ * call cancels none.  What was cancelled before an error is reported
+ * either way ({"cancelled": N, "error": "..."} with --json). */
 static int cancel_filter(sf_cli_ctx *ctx, const char *filter) {
     long long total = 0;
     int rc = -1;
-    for (int i = 0; i < RUNS_MAX_PAGES; i++) {
+    for (int i = 0; i < CANCEL_MAX_CALLS; i++) {
         sf_buf path;
         sf_buf_init(&path);
         sf_buf_appendf(&path, "/v2/workflows/runs?count=%s%s", CANCEL_BATCH,
                        filter);
         sf_cli_reply rep;
+        /* --json prints one summary at the end, with the error in it */
+        int json = ctx->json;
+        ctx->json = 0;
         rc = sf_cli_call(ctx, "DELETE", path.data, NULL, NULL, 0, NULL, &rep);
+        ctx->json = json;
         sf_buf_cleanup(&path);
         int64_t n = 0;
         if (rc < 0 &&
-            sf_out_json_i64(json_object_get(rep.json, "cancelled"), &n) != 0)
-            rc = sf_cli_bad_reply(&rep, "no cancelled count");
+            (sf_out_json_i64(json_object_get(rep.json, "cancelled"), &n) != 0 ||
+             n < 0))
+            rc = sf_cli_bad_reply(ctx, &rep, "no cancelled count");
         sf_cli_reply_cleanup(&rep);
         if (rc >= 0) break;
         total += n;
-        if (n < CANCEL_BATCH_N) break;
+        if (n == 0) break;
     }
-    if (ctx->json && rc < 0)
-        sf_cli_print_json(json_pack("{s:I}", "cancelled", (json_int_t)total));
-    else if (!ctx->json)
+    if (ctx->json) {
+        json_t *o = json_pack("{s:I}", "cancelled", (json_int_t)total);
+        if (o && rc >= 0)
+            json_object_set_new(o, "error", json_string(ctx->error));
+        sf_cli_print_json(o);
+    } else {
         printf("cancelled %lld workflow run%s\n", total, total == 1 ? "" : "s");
+    }
     return rc < 0 ? SF_EXIT_OK : rc;
 }
 

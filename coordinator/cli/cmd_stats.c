@@ -35,7 +35,7 @@ static int cmd_stats(sf_cli_ctx *ctx, const sf_cli_args *a) {
     if (rc < 0) {
         rc = SF_EXIT_OK;
         if (!json_is_object(rep.json))
-            rc = sf_cli_bad_reply(&rep, "not a stats object");
+            rc = sf_cli_bad_reply(ctx, &rep, "not a stats object");
         else if (ctx->json)
             sf_cli_print_raw(&rep);
         else

@@ -87,11 +87,24 @@ static int days_in_month(int y, int m) {
 }
 
 /* Parses epoch milliseconds or an ISO 8601 date-time (see output.h). */
-int sf_out_parse_time(const char *s, int64_t *ms_out) {
+int sf_out_parse_time(const char *s, int64_t *ms_out, const char **why) {
+    const char *dummy;
+    if (!why) why = &dummy;
+    *why = "want Unix milliseconds (13 digits) or ISO 8601 "
+           "(2024-05-01, 2024-05-01T12:00:00Z)";
     if (!s || !*s) return -1;
     size_t n = strspn(s, "0123456789");
     if (s[n] == '\0') {
-        if (n > 15) return -1; /* past year 33000: a typo */
+        /* Only 13 digits are taken as milliseconds: shorter numbers are
+         * dates or seconds typed by mistake, which would otherwise mean
+         * a moment in 1970 and match everything (or nothing). */
+        if (n == 8)
+            *why = "a date wants dashes: YYYY-MM-DD (2024-05-01)";
+        else if (n == 4)
+            *why = "a year alone is not a time: write 2024-01-01";
+        else if (n == 10)
+            *why = "Unix seconds? milliseconds have 13 digits (append 000)";
+        if (n != 13) return -1;
         *ms_out = (int64_t)strtoll(s, NULL, 10);
         return 0;
     }
@@ -138,40 +151,94 @@ int sf_out_parse_time(const char *s, int64_t *ms_out) {
     return 0;
 }
 
+/* The UTF-8 sequence at "p" ("avail" bytes there): its length (1..4) with
+ * its code point in "*cp", or 0 when the bytes are not valid UTF-8 (a
+ * stray continuation byte, an overlong form, a surrogate, past U+10FFFF,
+ * or a sequence cut short). */
+static size_t utf8_next(const unsigned char *p, size_t avail, uint32_t *cp) {
+    size_t n;
+    uint32_t c, min;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    if ((p[0] & 0xE0) == 0xC0)
+        n = 2, c = p[0] & 0x1F, min = 0x80;
+    else if ((p[0] & 0xF0) == 0xE0)
+        n = 3, c = p[0] & 0x0F, min = 0x800;
+    else if ((p[0] & 0xF8) == 0xF0)
+        n = 4, c = p[0] & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n > avail) return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        c = c << 6 | (p[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    *cp = c;
+    return n;
+}
+
+/* Whether a terminal shows code point "c" as a character: not a C0 or C1
+ * control (ESC, CSI... start escape sequences), not DEL, not one of the
+ * bidirectional overrides and isolates (they reorder what follows). */
+static int printable_cp(uint32_t c) {
+    return !(c < 0x20 || (c >= 0x7F && c <= 0x9F) ||
+             (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069));
+}
+
 /* Copies a printable, length-bounded version of "s". */
 char *sf_out_clip(const char *s, size_t max_chars, char *out, size_t out_size) {
     size_t o = 0, shown = 0;
     int cut = 0;
     if (!s) s = "-";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        int cont = (*p & 0xC0) == 0x80; /* UTF-8 continuation byte */
-        /* Room for this byte (2 for an escaped newline), "..." and NUL. */
-        if ((!cont && shown >= max_chars) || o + 2 + 3 + 1 > out_size) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
+    while (left > 0) {
+        char unit[8];
+        size_t ulen, width = 1;
+        uint32_t c;
+        size_t in = utf8_next(p, left, &c);
+        if (in == 0) { /* not UTF-8: the byte in hex */
+            snprintf(unit, sizeof(unit), "\\x%02x", *p);
+            ulen = width = 4;
+            in = 1;
+        } else if (c == '\n' || c == '\r') {
+            unit[0] = '\\';
+            unit[1] = c == '\n' ? 'n' : 'r';
+            ulen = width = 2;
+        } else if (!printable_cp(c)) {
+            unit[0] = ' ';
+            ulen = 1;
+        } else {
+            memcpy(unit, p, in);
+            ulen = in;
+        }
+        /* Room for this unit, "..." and the NUL. */
+        if (shown + width > max_chars || o + ulen + 3 + 1 > out_size) {
             cut = 1;
             break;
         }
-        if (*p == '\n' || *p == '\r') {
-            if (shown + 2 > max_chars) {
-                cut = 1;
-                break;
-            }
-            out[o++] = '\\';
-            out[o++] = *p == '\n' ? 'n' : 'r';
-            shown += 2;
-            continue;
-        }
-        out[o++] = (*p < 0x20 || *p == 0x7f) ? ' ' : (char)*p;
-        if (!cont) shown++;
+        memcpy(out + o, unit, ulen);
+        o += ulen;
+        shown += width;
+        p += in;
+        left -= in;
     }
     if (cut) {
-        /* Do not leave half a UTF-8 sequence before the ellipsis. */
-        while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80) o--;
-        if (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0xC0) o--;
         memcpy(out + o, "...", 3);
         o += 3;
     }
     out[o] = '\0';
     return out;
+}
+
+char *sf_out_clean(const char *s) {
+    /* Every input byte becomes at most 4 output bytes ("\xff"). */
+    size_t size = (s ? strlen(s) : 1) * 4 + 8;
+    char *out = malloc(size);
+    return out ? sf_out_clip(s, SIZE_MAX, out, size) : NULL;
 }
 
 /* Reads an integer that may come as a JSON number or a numeric string. */
@@ -195,22 +262,82 @@ int sf_out_json_i64(const json_t *v, int64_t *out) {
     return 0;
 }
 
-/* Quotes "s" for a POSIX shell when it needs it. */
-char *sf_out_shell_word(const char *s) {
-    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
-                               "UVWXYZ0123456789_-.,:/=@%+^";
-    if (*s && s[strspn(s, safe)] == '\0') return strdup(s);
+char *sf_out_escape_bytes(const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s;
     sf_buf b;
     sf_buf_init(&b);
-    sf_buf_appends(&b, "'");
-    for (const char *p = s; *p; p++) {
-        if (*p == '\'')
-            sf_buf_appends(&b, "'\\''");
-        else
-            sf_buf_append(&b, p, 1);
+    for (size_t i = 0; i < len;) {
+        uint32_t c = 0;
+        size_t in = utf8_next(p + i, len - i, &c);
+        if (in > 0 && c != 0) {
+            sf_buf_append(&b, s + i, in);
+        } else {
+            sf_buf_appendf(&b, "\\x%02x", p[i]);
+            in = 1;
+        }
+        i += in;
+    }
+    return sf_buf_take(&b, NULL);
+}
+
+/* Quotes "len" bytes at "s" as one shell word (see output.h). */
+char *sf_out_shell_wordn(const char *s, size_t len) {
+    /* Never special at the start of a word or inside one: no '^' (zsh
+     * and csh history), no '~'; '=' is safe only after the first
+     * character (zsh expands "=cmd" to the command's path). */
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+                               "UVWXYZ0123456789_-.,:/=@%+";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len && p[i] && strchr(safe, p[i])) i++;
+    if (len > 0 && i == len && s[0] != '=') return strndup(s, len);
+
+    /* Printable text goes in single quotes; anything a terminal would act
+     * on (or bytes that are not UTF-8) needs $'...' to be typed at all. */
+    int printable = 1;
+    for (i = 0; i < len && printable;) {
+        uint32_t c;
+        size_t in = utf8_next(p + i, len - i, &c);
+        printable = in > 0 && c != 0 && printable_cp(c);
+        i += in;
+    }
+    sf_buf b;
+    sf_buf_init(&b);
+    if (printable) {
+        sf_buf_appends(&b, "'");
+        for (i = 0; i < len; i++) {
+            if (p[i] == '\'')
+                sf_buf_appends(&b, "'\\''");
+            else
+                sf_buf_append(&b, s + i, 1);
+        }
+        sf_buf_appends(&b, "'");
+        return sf_buf_take(&b, NULL);
+    }
+    /* bash/zsh ANSI-C quoting: \xNN for each byte that is not shown as
+     * it is, \' and \\ for the two characters special inside.  (A NUL
+     * byte cannot be passed as an argument by any shell: \x00 ends the
+     * word there.) */
+    sf_buf_appends(&b, "$'");
+    for (i = 0; i < len;) {
+        uint32_t c = 0;
+        size_t in = utf8_next(p + i, len - i, &c);
+        if (in > 0 && c != 0 && printable_cp(c)) {
+            if (c == '\'' || c == '\\') sf_buf_appends(&b, "\\");
+            sf_buf_append(&b, s + i, in);
+        } else {
+            if (in == 0) in = 1;
+            for (size_t k = 0; k < in; k++)
+                sf_buf_appendf(&b, "\\x%02x", p[i + k]);
+        }
+        i += in;
     }
     sf_buf_appends(&b, "'");
     return sf_buf_take(&b, NULL);
+}
+
+char *sf_out_shell_word(const char *s) {
+    return sf_out_shell_wordn(s, strlen(s));
 }
 
 /* ---- tables ------------------------------------------------------------- */
@@ -315,12 +442,12 @@ static const char *str_field(const json_t *obj, const char *key) {
     return s && s[0] ? s : "-";
 }
 
-/* A scalar as text: strings as they are, integers in decimal, booleans,
- * "-" else. */
+/* A scalar as text: strings made safe for a terminal (sf_out_clip, cut
+ * to "out_size"), integers in decimal, booleans, "-" else. */
 static void scalar_text(const json_t *v, char *out, size_t out_size) {
     int64_t i;
     if (json_is_string(v) && json_string_length(v) > 0)
-        snprintf(out, out_size, "%s", json_string_value(v));
+        sf_out_clip(json_string_value(v), SIZE_MAX, out, out_size);
     else if (json_is_boolean(v))
         snprintf(out, out_size, "%s", json_is_true(v) ? "true" : "false");
     else if (!json_is_string(v) && sf_out_json_i64(v, &i) == 0)
@@ -376,9 +503,15 @@ static void labels_text(const json_t *obj, char *out, size_t out_size) {
     if (!out[0]) snprintf(out, out_size, "%s", str_field(obj, "label"));
 }
 
-/* Prints "label: value" with values aligned after the longest label. */
+/* Prints "label: value" with values aligned after the longest label; the
+ * value made safe for a terminal and cut (a value kv_json already cut,
+ * with its "...", passes as it is). */
 static void kv(FILE *f, const char *label, const char *value) {
-    fprintf(f, "%-24s %s\n", label, value && value[0] ? value : "-");
+    char clip[(SF_OUT_BODY_WIDTH + 3) * 4 + 8];
+    fprintf(f, "%-24s %s\n", label,
+            value && value[0] ? sf_out_clip(value, SF_OUT_BODY_WIDTH + 3, clip,
+                                            sizeof(clip))
+                              : "-");
 }
 
 static void kv_json(FILE *f, const char *label, const json_t *v) {
@@ -425,10 +558,11 @@ static void kv_time(FILE *f, const char *label, const json_t *obj,
 
 /* ---- DLQ ---------------------------------------------------------------- */
 
-/* The failure callback's state, "-" when the entry has no callback. */
+/* The failure callback's state; NONE when the entry has no callback (the
+ * name the API's filter and the dashboard use). */
 static const char *cb_state(const json_t *m) {
     const json_t *info = json_object_get(m, "failureCallbackInfo");
-    return str_field(info, "state");
+    return json_is_object(info) ? str_field(info, "state") : "NONE";
 }
 
 void sf_out_dlq_table(FILE *f, const json_t *messages) {
@@ -479,6 +613,22 @@ static void print_attempt(FILE *f, size_t i, const json_t *a) {
     fputc('\n', f);
 }
 
+/* One failed attempt of the failure callback:
+ * "  #1  <time>  status 500  error <error>  body <body>". */
+static void print_cb_error(FILE *f, size_t i, const json_t *e) {
+    char at[40], status[32], err[512], body[512];
+    time_field(e, "time", at, sizeof(at));
+    scalar_field(e, "status", status, sizeof(status));
+    fprintf(f, "  #%-3zu %s  status %s", i + 1, at, status);
+    const char *x = json_string_value(json_object_get(e, "error"));
+    if (x && x[0])
+        fprintf(f, "  error %s", sf_out_clip(x, 100, err, sizeof(err)));
+    x = json_string_value(json_object_get(e, "body"));
+    if (x && x[0])
+        fprintf(f, "  body %s", sf_out_clip(x, 80, body, sizeof(body)));
+    fputc('\n', f);
+}
+
 void sf_out_dlq_entry(FILE *f, const json_t *m) {
     if (!json_is_object(m)) {
         fprintf(f, "unexpected reply: not a DLQ entry\n");
@@ -515,21 +665,32 @@ void sf_out_dlq_entry(FILE *f, const json_t *m) {
 
     kv_scalar(f, "failureCallback:", m, "failureCallback");
     const json_t *info = json_object_get(m, "failureCallbackInfo");
-    if (json_is_object(info)) {
-        kv_scalar(f, "callback state:", info, "state");
-        kv_scalar(f, "callback responseStatus:", info, "responseStatus");
-        kv_json(f, "callback responseHeaders:",
-                json_object_get(info, "responseHeaders"));
-        kv_body(f, "callback responseBody:", info, "responseBody");
-    } else {
-        kv(f, "callback state:", "-");
+    if (!json_is_object(info)) {
+        kv(f, "callback state:", "NONE");
+        return;
     }
+    kv_scalar(f, "callback state:", info, "state");
+    if (json_object_get(info, "attempts"))
+        kv_scalar(f, "callback attempts:", info, "attempts");
+    kv_scalar(f, "callback responseStatus:", info, "responseStatus");
+    kv_json(f, "callback responseHeaders:",
+            json_object_get(info, "responseHeaders"));
+    kv_body(f, "callback responseBody:", info, "responseBody");
+    /* The failed attempts of the callback's current run (the API keeps
+     * the last 10), oldest first. */
+    const json_t *errs = json_object_get(info, "errors");
+    size_t ne = json_is_array(errs) ? json_array_size(errs) : 0;
+    snprintf(count, sizeof(count), "%zu", ne);
+    kv(f, "callback errors:", count);
+    for (size_t i = 0; i < ne; i++)
+        print_cb_error(f, i, json_array_get(errs, i));
 }
 
 /* ---- workflow runs ------------------------------------------------------ */
 
 /* Steps a run finished: the steps of its sequential and parallel groups
- * but the initial payload. */
+ * but the initial payload (what the dashboard's "Steps done" counts too;
+ * deliveries in flight or failed, the "next" group, are not steps done). */
 static size_t finished_steps(const json_t *run) {
     const json_t *groups = json_object_get(run, "steps");
     size_t n = 0;
@@ -559,7 +720,7 @@ static void run_duration(const json_t *run, char *out, size_t out_size) {
 void sf_out_runs_table(FILE *f, const json_t *runs) {
     static const sf_out_col cols[] = {
         {"RUN ID", 0},  {"STATE", 0},    {"WORKFLOW URL", 0}, {"CREATED", 0},
-        {"DURATION", 1}, {"STEPS", 1},   {"LABEL", 0}};
+        {"DURATION", 1}, {"STEPS DONE", 1}, {"LABEL", 0}};
     size_t n = json_is_array(runs) ? json_array_size(runs) : 0;
     if (n == 0) {
         fprintf(f, "no workflow runs\n");
@@ -607,7 +768,9 @@ static void last_error(const json_t *step, char *out, size_t out_size) {
     snprintf(out, out_size, "status %s: %s", status, msg);
 }
 
-/* The steps of a run: finished ones in one table, in-flight in another. */
+/* The steps of a run: finished ones in one table, then the deliveries of
+ * the "next" group: those whose last attempt failed (STEP_FAILED, the
+ * dashboard's "failed delivery") apart from those still in flight. */
 static void print_run_steps(FILE *f, const json_t *run) {
     static const sf_out_col done_cols[] = {
         {"#", 1},      {"GROUP", 0},   {"STEP", 0}, {"TYPE", 0},
@@ -618,6 +781,7 @@ static void print_run_steps(FILE *f, const json_t *run) {
     const json_t *groups = json_object_get(run, "steps");
     sf_out_table *done = sf_out_table_new(done_cols, NELEM(done_cols));
     sf_out_table *next = sf_out_table_new(next_cols, NELEM(next_cols));
+    sf_out_table *failed = sf_out_table_new(next_cols, NELEM(next_cols));
     size_t seq = 0;
     for (size_t g = 0; json_is_array(groups) && g < json_array_size(groups);
          g++) {
@@ -635,7 +799,10 @@ static void print_run_steps(FILE *f, const json_t *run) {
                 const char *row[] = {str_field(s, "messageId"),
                                      str_field(s, "stepName"),
                                      str_field(s, "state"), retries, err};
-                sf_out_table_add(next, row);
+                const char *st = json_string_value(json_object_get(s, "state"));
+                sf_out_table_add(st && strcmp(st, "STEP_FAILED") == 0 ? failed
+                                                                     : next,
+                                 row);
                 continue;
             }
             char idx[24], at[40], out[256];
@@ -657,12 +824,17 @@ static void print_run_steps(FILE *f, const json_t *run) {
         sf_out_table_print(f, done, 2);
     else
         fprintf(f, "  none recorded\n");
+    if (failed && failed->nrows) {
+        fprintf(f, "\nfailed deliveries:\n");
+        sf_out_table_print(f, failed, 2);
+    }
     if (next && next->nrows) {
         fprintf(f, "\nin flight:\n");
         sf_out_table_print(f, next, 2);
     }
     sf_out_table_free(done);
     sf_out_table_free(next);
+    sf_out_table_free(failed);
 }
 
 void sf_out_run(FILE *f, const json_t *run) {
@@ -851,8 +1023,10 @@ void sf_out_stats(FILE *f, const json_t *stats, int minutes) {
 static void fig_text(const json_t *fig, char *out, size_t out_size) {
     const json_t *v = json_object_get(fig, "value");
     const char *err = json_string_value(json_object_get(fig, "error"));
+    char clip[100 * 4 + 8];
     if (err)
-        snprintf(out, out_size, "error: %s", err);
+        snprintf(out, out_size, "error: %s",
+                 sf_out_clip(err, 100, clip, sizeof(clip)));
     else if (json_is_boolean(v))
         snprintf(out, out_size, "%s", json_is_true(v) ? "yes" : "no");
     else if (json_is_array(v))
@@ -863,15 +1037,31 @@ static void fig_text(const json_t *fig, char *out, size_t out_size) {
         scalar_text(v, out, out_size);
 }
 
-/* "  <label>  <value>  $ <command>" */
+/* "  <label>  <value>  $ <command>".  Labels and values hold names read
+ * from Redis and the command its keys: all three are made safe for the
+ * terminal here (cmd_inspect.c already quotes odd bytes of a command as
+ * $'\xNN', so a command is never cut or changed by this). */
 static void fig_line(FILE *f, int indent, const char *label,
                      const char *value, const json_t *fig) {
     const char *cmd = json_string_value(json_object_get(fig, "command"));
+    char lb[100 * 4 + 8], vb[200 * 4 + 8];
     int lw = 26 - indent;
-    if (cmd && *cmd)
-        fprintf(f, "%*s%-*s %-22s $ %s\n", indent, "", lw, label, value, cmd);
+    sf_out_clip(label, 100, lb, sizeof(lb));
+    sf_out_clip(value, 200, vb, sizeof(vb));
+    char *c = cmd && *cmd ? sf_out_clean(cmd) : NULL;
+    if (c)
+        fprintf(f, "%*s%-*s %-22s $ %s\n", indent, "", lw, lb, vb, c);
     else
-        fprintf(f, "%*s%-*s %s\n", indent, "", lw, label, value);
+        fprintf(f, "%*s%-*s %s\n", indent, "", lw, lb, vb);
+    free(c);
+}
+
+/* "<prefix><name cut to 60 characters, made safe>" into "out". */
+static void name_label(const char *prefix, const char *name, const char *suffix,
+                       char *out, size_t out_size) {
+    char clip[60 * 4 + 8];
+    snprintf(out, out_size, "%s%s%s", prefix,
+             sf_out_clip(name, 60, clip, sizeof(clip)), suffix);
 }
 
 static void fig(FILE *f, int indent, const char *label, const json_t *fg) {
@@ -918,11 +1108,11 @@ static void inspect_groups(FILE *f, const json_t *groups_fig, int64_t now,
     sf_out_table_free(t);
     for (size_t i = 0; details && i < json_array_size(gs); i++) {
         const json_t *g = json_array_get(gs, i);
-        char label[96];
+        char label[300];
         const json_t *cf = json_object_get(g, "consumerList");
         const json_t *cs = fig_array(cf);
-        snprintf(label, sizeof(label), "consumers (%.60s)",
-                 str_field(g, "name"));
+        name_label("consumers (", str_field(g, "name"), ")", label,
+                   sizeof(label));
         fig(f, 2, label, cf);
         sf_out_table *ct = sf_out_table_new(ccols, NELEM(ccols));
         for (size_t k = 0; ct && cs && k < json_array_size(cs); k++) {
@@ -938,8 +1128,8 @@ static void inspect_groups(FILE *f, const json_t *groups_fig, int64_t now,
 
         const json_t *pf = json_object_get(g, "oldestPending");
         const json_t *ps = fig_array(pf);
-        snprintf(label, sizeof(label), "oldest pending (%.60s)",
-                 str_field(g, "name"));
+        name_label("oldest pending (", str_field(g, "name"), ")", label,
+                   sizeof(label));
         fig(f, 2, label, pf);
         sf_out_table *pt = sf_out_table_new(pcols, NELEM(pcols));
         for (size_t k = 0; pt && ps && k < json_array_size(ps); k++) {
@@ -982,8 +1172,10 @@ static void next_due_text(const json_t *fg, int64_t now, char *out,
 }
 
 static void inspect_queue(FILE *f, const json_t *q, int64_t now) {
-    char nd[256];
-    fprintf(f, "\n%s queue  %s\n", str_field(q, "name"), str_field(q, "stream"));
+    char nd[256], name[60 * 4 + 8], stream[200 * 4 + 8];
+    fprintf(f, "\n%s queue  %s\n",
+            sf_out_clip(str_field(q, "name"), 60, name, sizeof(name)),
+            sf_out_clip(str_field(q, "stream"), 200, stream, sizeof(stream)));
     fig(f, 2, "length", json_object_get(q, "length"));
     inspect_groups(f, json_object_get(q, "groups"), now, 1);
     fig(f, 2, "delayed", json_object_get(q, "delayed"));
@@ -1000,11 +1192,13 @@ static void inspect_flow_control(FILE *f, const json_t *fc) {
         const json_t *k = json_array_get(ks, i);
         const json_t *conf = json_object_get(json_object_get(k, "config"),
                                              "value");
-        char label[96], cv[256];
-        snprintf(label, sizeof(label), "key %.60s", str_field(k, "key"));
-        snprintf(cv, sizeof(cv), "parallelism=%s rate=%s period=%s",
-                 str_field(conf, "parallelism"), str_field(conf, "rate"),
-                 str_field(conf, "period"));
+        char label[300], cv[256], par[64], rate[64], per[64];
+        name_label("key ", str_field(k, "key"), "", label, sizeof(label));
+        scalar_field(conf, "parallelism", par, sizeof(par));
+        scalar_field(conf, "rate", rate, sizeof(rate));
+        scalar_field(conf, "period", per, sizeof(per));
+        snprintf(cv, sizeof(cv), "parallelism=%s rate=%s period=%s", par, rate,
+                 per);
         fig_line(f, 4, label, cv, json_object_get(k, "config"));
         fig(f, 6, "in flight", json_object_get(k, "inflight"));
         fig(f, 6, "waiting", json_object_get(k, "waiting"));
@@ -1049,8 +1243,8 @@ static void inspect_workers(FILE *f, const json_t *w, int64_t now) {
     sf_out_table_free(t);
     for (size_t i = 0; i < json_array_size(ls); i++) {
         const json_t *x = json_array_get(ls, i);
-        char label[96];
-        snprintf(label, sizeof(label), "worker %.60s", str_field(x, "name"));
+        char label[300];
+        name_label("worker ", str_field(x, "name"), "", label, sizeof(label));
         fig_line(f, 4, label, "(every field)", json_object_get(x, "info"));
     }
 }
@@ -1060,10 +1254,11 @@ void sf_out_inspect(FILE *f, const json_t *doc) {
         fprintf(f, "nothing to show\n");
         return;
     }
-    char at[40];
+    char at[40], redis[200 * 4 + 8], prefix[100 * 4 + 8];
     int64_t now = int_field(doc, "time", 0);
     fprintf(f, "redis %s, prefix '%s', at %s (Redis clock)\n",
-            str_field(doc, "redis"), str_field(doc, "prefix"),
+            sf_out_clip(str_field(doc, "redis"), 200, redis, sizeof(redis)),
+            sf_out_clip(str_field(doc, "prefix"), 100, prefix, sizeof(prefix)),
             sf_out_iso8601(now, at, sizeof(at)));
     fprintf(f, "each figure is followed by the redis-cli command behind it\n");
 

@@ -35,25 +35,45 @@ char *sf_out_iso8601(int64_t ms, char *out, size_t out_size);
  * "out"; "-" when ms < 0. */
 char *sf_out_duration(int64_t ms, char *out, size_t out_size);
 
-/* Parses a time an operator typed: Unix epoch milliseconds (digits only)
- * or ISO 8601 "YYYY-MM-DD[(T| )hh:mm[:ss[.fff]]][Z|(+|-)hh[:mm]]" (no zone
- * = UTC).  Returns 0 with "*ms_out" set, or -1 when "s" is neither or out
- * of range. */
-int sf_out_parse_time(const char *s, int64_t *ms_out);
+/* Parses a time an operator typed: Unix epoch milliseconds (exactly 13
+ * digits: shorter numbers are dates, years or seconds typed by mistake,
+ * not moments of 1970) or ISO 8601
+ * "YYYY-MM-DD[(T| )hh:mm[:ss[.fff]]][Z|(+|-)hh[:mm]]" (no zone = UTC).
+ * Returns 0 with "*ms_out" set, or -1 when "s" is neither or out of range,
+ * with "*why" (when not NULL) pointing to a static hint for the operator
+ * ("a date wants dashes: ..."). */
+int sf_out_parse_time(const char *s, int64_t *ms_out, const char **why);
 
-/* Copies "s" into "out" (out_size > 3), replacing control characters with
- * spaces (newlines with the two characters "\n") and cutting it to at most
- * "max_chars" characters with a trailing "..." when it is longer.  Returns
- * "out". */
+/* Copies "s" into "out" (out_size > 3) as text that is safe on a
+ * terminal: control characters (C0, DEL, C1) and bidirectional overrides
+ * become spaces, newlines the two characters "\n" ("\r" likewise), and
+ * bytes that are not UTF-8 "\xNN"; cut to at most "max_chars"
+ * characters with a trailing "..." when it is longer.  Returns "out". */
 char *sf_out_clip(const char *s, size_t max_chars, char *out, size_t out_size);
+
+/* sf_out_clip without a length limit, into a malloc'd string (caller
+ * frees; NULL when out of memory).  For every string from outside (the
+ * API, Redis) that goes to a terminal whole. */
+char *sf_out_clean(const char *s);
+
+/* The "len" bytes at "s" as UTF-8 text (malloc'd, caller frees; NULL when
+ * out of memory): valid UTF-8 as it is, every other byte (and NUL) as the
+ * four characters \xNN.  For names read from Redis that a JSON string
+ * must hold (they are not always UTF-8). */
+char *sf_out_escape_bytes(const char *s, size_t len);
 
 /* Reads a JSON number, or a string holding a decimal integer, as int64.
  * Returns 0 on success, -1 when "v" is missing or neither. */
 int sf_out_json_i64(const json_t *v, int64_t *out);
 
-/* Returns "s" as one POSIX shell word (malloc'd, caller frees): as it is
- * when it holds only characters no shell treats specially, else in single
- * quotes (a quote inside becomes '\'').  NULL on allocation failure. */
+/* Returns the "len" bytes at "s" as one shell word to paste (malloc'd,
+ * caller frees; NULL on allocation failure): as they are when they hold
+ * only characters no shell treats specially (and do not start with '='),
+ * else in single quotes (a quote inside becomes '\''), and when they hold
+ * bytes a terminal would act on or that are not UTF-8, in bash/zsh ANSI-C
+ * quotes $'...' with those bytes as \xNN (POSIX sh has no such quoting).
+ * sf_out_shell_word() is the same for a NUL-terminated string. */
+char *sf_out_shell_wordn(const char *s, size_t len);
 char *sf_out_shell_word(const char *s);
 
 /* ---- tables ------------------------------------------------------------- */

@@ -396,6 +396,7 @@
     $('signin-form').addEventListener('submit', onSignIn);
     $('sign-out').addEventListener('click', () => signOut('Signed out.'));
     window.addEventListener('hashchange', () => { if (auth.signedIn) route(); });
+    document.addEventListener('click', onListLink);
     const saved = sessionStorage.getItem(TOKEN_KEY);
     if (saved) {
       auth.token = saved;
@@ -481,6 +482,30 @@
   function go(hash) {
     if (location.hash === hash) route();
     else location.hash = hash;
+  }
+
+  /** Page 1 next time the list is shown (see dlqPaging). */
+  function resetPaging(paging) {
+    Object.assign(paging, { key: null, stack: [], cursor: '' });
+  }
+
+  /**
+   * A click on a link to a list (#/dlq, #/dlq?..., #/runs...: the
+   * navigation, the counts per state) shows its first page; the "back"
+   * links (data-keep-page) return to the page left.  A link to the view
+   * already shown reloads it, since no hashchange follows.
+   */
+  function onListLink(ev) {
+    const a = ev.target instanceof Element ? ev.target.closest('a[href^="#/"]') : null;
+    if (!a || a.hasAttribute('data-keep-page')) return;
+    const href = a.getAttribute('href');
+    const m = /^#\/(dlq|runs)(\?.*)?$/.exec(href);
+    if (!m) return;
+    resetPaging(m[1] === 'dlq' ? dlqPaging : runsPaging);
+    if (location.hash === href) {
+      ev.preventDefault();
+      route();
+    }
   }
 
   /* ------------------------------------------------------------------ */
@@ -701,7 +726,9 @@
     return String(endOfMinute ? t + 59999 : t);
   }
 
-  // Paging survives a visit to an entry and back (same filter, same page).
+  // Paging survives a visit to an entry and its "back to the list" link
+  // (same filter, same page); applying a filter, "Clear", the navigation
+  // and the count links start again at page 1 (resetPaging).
   const dlqPaging = { key: null, stack: [], cursor: '' };
 
   function field(label, input, hint) {
@@ -738,7 +765,7 @@
       field('Per page', count),
       h('div', { class: 'field buttons' },
         h('button', { type: 'submit', testid: 'filter-apply', text: 'Apply filter' }),
-        h('button', { type: 'button', class: 'quiet', testid: 'filter-clear', text: 'Clear', onclick: () => go('#/dlq') })));
+        h('button', { type: 'button', class: 'quiet', testid: 'filter-clear', text: 'Clear', onclick: () => { resetPaging(dlqPaging); go('#/dlq'); } })));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const q = {};
@@ -749,6 +776,7 @@
       if (td) q.toDate = td;
       if (wfOnly.checked) q.source = 'workflow';
       if (count.value !== '20') q.count = count.value;
+      resetPaging(dlqPaging);
       go(`#/dlq${qs(q)}`);
     });
     return form;
@@ -880,19 +908,29 @@
       return filt ? `every entry matching the filter (${filt}), on every page` : 'EVERY entry in the dead-letter queue (no filter is set)';
     };
 
-    /** Every entry matching the filter, page by page (for actions the API has no filter form of). */
+    /**
+     * Every entry matching the filter, page by page (for actions the API
+     * has no filter form of).  It reads to the last page even when the
+     * operator leaves the view meanwhile: the action that follows must
+     * not run on a partial list.
+     */
     const collectMatching = async (pred) => {
       const out = [];
       let cursor = '';
       let seen = 0;
       do {
-        const res = await api('GET', '/v2/dlq', { query: { ...filterOnly(f), count: 100, cursor } });
+        let res;
+        try {
+          res = await api('GET', '/v2/dlq', { query: { ...filterOnly(f), count: 100, cursor } });
+        } catch (e) {
+          throw new Error(`nothing was changed: listing the matching entries failed (${errText(e)})`);
+        }
         const msgs = res.messages || [];
         seen += msgs.length;
         for (const e of msgs) if (pred(e)) out.push(e);
         progress.textContent = `Looking through the DLQ: ${seen} entries read…`;
         cursor = res.cursor || '';
-      } while (cursor && ctx.live());
+      } while (cursor);
       return out;
     };
 
@@ -906,12 +944,20 @@
       return [ok, failed];
     };
 
-    /** Repeats a filter-form request, following its cursor; sums "field". */
+    /**
+     * Repeats a filter-form request, following its cursor; sums "field".
+     * A failure midway says how many were done before it (they stay done).
+     */
     const followCursor = async (method, path, field, verb) => {
       let cursor = '';
       let total = 0;
       do {
-        const res = await api(method, path, { query: { ...filterOnly(f), count: 100, cursor } });
+        let res;
+        try {
+          res = await api(method, path, { query: { ...filterOnly(f), count: 100, cursor } });
+        } catch (e) {
+          throw new Error(`${total} done before the error: ${errText(e)}`);
+        }
         const v = res[field];
         total += Array.isArray(v) ? v.length : (Number(v) || 0);
         progress.textContent = `${verb}: ${total} so far…`;
@@ -922,16 +968,23 @@
 
     const idsQuery = (entries) => ({ dlqIds: entries.map((e) => e.dlqId) });
 
+    /**
+     * Runs a bulk action.  "fn" resolves false when it sent nothing (the
+     * confirmation was cancelled, nothing matched): the page and the
+     * selection then stay as they are.  After a request (or an error) the
+     * page is read again.
+     */
     async function runBulk(fn) {
       for (const b of bulkButtons) b.disabled = true;
+      let sent = true;
       try {
-        await fn();
+        sent = (await fn()) !== false;
       } catch (e) {
         notify('error', `Bulk action failed: ${errText(e)}`);
       } finally {
         progress.textContent = '';
         if (ctx.live()) {
-          await refresh();
+          if (sent) await refresh();
           updateSelection();
         }
       }
@@ -943,7 +996,7 @@
     };
 
     const bulkDelete = async () => {
-      if (!(await confirmAction({ title: 'Delete DLQ entries', text: `Delete ${scopeText()}? This cannot be undone.`, ok: 'Delete', danger: true }))) return;
+      if (!(await confirmAction({ title: 'Delete DLQ entries', text: `Delete ${scopeText()}? This cannot be undone.`, ok: 'Delete', danger: true }))) return false;
       let n;
       if (byFilter()) n = await followCursor('DELETE', '/v2/dlq', 'deleted', 'Deleting');
       else n = (await api('DELETE', '/v2/dlq', { query: idsQuery(selectedEntries()) })).deleted;
@@ -951,10 +1004,10 @@
     };
 
     const bulkRetryMessages = async () => {
-      if (!(await confirmAction({ title: 'Retry messages', text: `Publish the messages of ${scopeText()} again (workflow entries are skipped: resume or restart them)? Retried entries leave the DLQ.`, ok: 'Retry' }))) return;
+      if (!(await confirmAction({ title: 'Retry messages', text: `Publish the messages of ${scopeText()} again (workflow entries are skipped: resume or restart them)? Retried entries leave the DLQ.`, ok: 'Retry' }))) return false;
       const plain = (e) => !e.workflowRunId;
       const entries = byFilter() ? await collectMatching(plain) : selectedEntries().filter(plain);
-      if (!entries.length) { notify('error', 'Retry messages: no plain message (non-workflow entry) to retry.'); return; }
+      if (!entries.length) { notify('error', 'Retry messages: no plain message (non-workflow entry) to retry.'); return false; }
       let ok = 0; const failed = [];
       for (let i = 0; i < entries.length; i += 100) {
         const chunk = entries.slice(i, i + 100);
@@ -970,13 +1023,13 @@
     const bulkRerun = (mode) => async () => {
       const verb = mode === 'resume' ? 'Resume' : 'Restart';
       const how = mode === 'resume' ? 'continuing after their last successful step' : 'from their initial payload';
-      if (!(await confirmAction({ title: `${verb} workflow runs`, text: `${verb} the failed runs of ${scopeText()} as new runs, ${how}? Only workflow entries are used; their DLQ entries are deleted.`, ok: verb }))) return;
+      if (!(await confirmAction({ title: `${verb} workflow runs`, text: `${verb} the failed runs of ${scopeText()} as new runs, ${how}? Only workflow entries are used; their DLQ entries are deleted.`, ok: verb }))) return false;
       let n;
       if (byFilter()) {
         n = await followCursor('POST', `/v2/workflows/dlq/${mode}`, 'workflowRuns', `${verb}`);
       } else {
         const wf = selectedEntries().filter((e) => e.workflowRunId);
-        if (!wf.length) { notify('error', `${verb}: none of the selected entries belongs to a workflow run.`); return; }
+        if (!wf.length) { notify('error', `${verb}: none of the selected entries belongs to a workflow run.`); return false; }
         const res = await api('POST', `/v2/workflows/dlq/${mode}`, { query: idsQuery(wf) });
         n = (res.workflowRuns || []).length;
       }
@@ -991,10 +1044,10 @@
         text: retry ? `Run the failure function again for ${scopeText()} (only entries in CALLBACK_FAIL)?`
           : `Cancel the running failure function of ${scopeText()} (only entries in CALLBACK_INPROGRESS)?`,
         ok: retry ? 'Retry' : 'Cancel it', danger: !retry,
-      }))) return;
+      }))) return false;
       const match = (e) => stateOf(e) === want;
       const entries = byFilter() ? await collectMatching(match) : selectedEntries().filter(match);
-      if (!entries.length) { notify('error', `${what}: no entry in ${want}.`); return; }
+      if (!entries.length) { notify('error', `${what}: no entry in ${want}.`); return false; }
       const [ok, failed] = await eachEntry(entries, retry ? 'Retrying' : 'Cancelling',
         (e) => api(retry ? 'POST' : 'DELETE', `/v2/workflows/dlq/callback/${encodeURIComponent(e.dlqId)}`));
       resultOf(what, ok, failed);
@@ -1064,7 +1117,7 @@
   }
 
   async function viewDlqEntry(root, ctx, dlqId) {
-    const back = h('a', { href: `#/dlq${dlqPaging.key ? qs(JSON.parse(dlqPaging.key)) : ''}`, class: 'back', testid: 'back-to-dlq', text: '← Dead-letter queue' });
+    const back = h('a', { href: `#/dlq${dlqPaging.key ? qs(JSON.parse(dlqPaging.key)) : ''}`, class: 'back', testid: 'back-to-dlq', 'data-keep-page': '', text: '← Dead-letter queue' });
     const body = h('div', { testid: 'dlq-entry' }, h('p', { class: 'muted', text: 'Loading…' }));
     add(root, [back, h('h1', {}, 'DLQ entry ', h('span', { class: 'mono', text: dlqId })), body]);
     const path = `/v2/dlq/${encodeURIComponent(dlqId)}`;
@@ -1076,28 +1129,27 @@
         e = await api('GET', path);
       } catch (err) {
         if (!ctx.live()) return;
+        // Gone for good: stop following it (an error of another kind,
+        // the coordinator unreachable say, is tried again).
+        if (err.status === 404) lastState = 'GONE';
         body.replaceChildren(h('p', { class: err.status === 404 ? 'muted' : 'error', role: 'alert', testid: 'entry-missing',
-          text: err.status === 404 ? 'This entry is not in the DLQ (any more): it was deleted, retried, resumed or restarted.'
+          text: err.status === 404 ? 'This entry no longer exists: it was deleted, retried, resumed or restarted.'
             : `Cannot read the entry: ${errText(err)}` }));
         return;
       }
-      let runLog = null;
-      // Per-attempt errors of the failure function: on the entry when the
-      // API gives them (failureCallbackInfo.errors), else from the run's log.
-      const info = e.failureCallbackInfo;
-      if (e.workflowRunId && info && !(Array.isArray(info.errors) && info.errors.length)) {
-        try { runLog = await fetchRunLog(e.workflowRunId); } catch { runLog = null; }
-      }
       if (!ctx.live()) return;
       lastState = e.failureCallbackInfo ? e.failureCallbackInfo.state : 'NONE';
-      body.replaceChildren(...entryContent(e, runLog, render));
+      body.replaceChildren(...entryContent(e, render));
     };
     await render();
-    // Follow a failure function that is still running.
-    ctx.every(SETTLE_POLL_MS, async () => { if (lastState === 'CALLBACK_INPROGRESS') await render(); });
+    // Follow a failure function that is still running (and an entry that
+    // could not be read for a passing error).
+    ctx.every(SETTLE_POLL_MS, async () => {
+      if (lastState === 'CALLBACK_INPROGRESS' || lastState === null) await render();
+    });
   }
 
-  function entryContent(e, runLog, refresh) {
+  function entryContent(e, refresh) {
     const info = e.failureCallbackInfo || null;
     const state = info ? info.state : 'NONE';
     const id = e.dlqId;
@@ -1204,7 +1256,6 @@
     if (!info) {
       ff.append(h('p', { class: 'muted', text: 'This message had no failure function (failure callback).' }));
     } else {
-      const logFf = runLog && runLog.failureFunction;
       ff.append(facts([
         ['State', cbBadge(state)],
         ['URL', ffUrl && h('span', { class: 'mono', text: ffUrl })],
@@ -1214,12 +1265,11 @@
         ff.append(h('h3', { text: 'Last response headers' }), headersView(info.responseHeaders, 'ff-response-headers'),
           h('h3', { text: 'Last response body' }), bodyView(info.responseBody, info.responseBodyBase64, 'ff-response-body'));
       }
-      const errs = Array.isArray(info.errors) && info.errors.length ? info.errors : logFf && logFf.errors;
-      if (Array.isArray(errs) && errs.length) {
-        ff.append(h('h3', { text: 'Errors per attempt' }), ffErrorsTable(errs, 'ff-errors'));
-      } else if (!isWf && state !== 'CALLBACK_SUCCESS') {
-        ff.append(h('p', { class: 'muted', text: 'The API gives per-attempt errors for workflow runs only; the last response is shown above.' }));
-      }
+      // GET /v2/dlq/{id} keeps the failed attempts of the current run
+      // of the failure function (the last 10) for every entry with one.
+      const errs = Array.isArray(info.errors) ? info.errors : [];
+      ff.append(h('h3', { text: 'Errors per attempt' }), errs.length ? ffErrorsTable(errs, 'ff-errors')
+        : h('p', { class: 'muted', testid: 'ff-errors-none', text: 'No failed attempt yet.' }));
     }
     out.push(ff);
 
@@ -1248,6 +1298,15 @@
     const rows = [];
     for (const g of log.steps || []) for (const s of g.steps || []) rows.push({ group: g.type, step: s });
     return rows;
+  }
+
+  /**
+   * The steps a run finished: its sequential and parallel steps but the
+   * initial payload; deliveries in flight or failed (the "next" group)
+   * are not steps done.  `stepflow runs list` counts the same.
+   */
+  function stepsDone(log) {
+    return allSteps(log).filter((x) => x.group !== 'next' && x.step.stepType !== 'Initial');
   }
 
   function cancelRunButton(runId, after) {
@@ -1287,11 +1346,12 @@
       field('State', stateSel), field('Workflow URL', url), field('Run id', runId), field('Label', label), field('Per page', count),
       h('div', { class: 'field buttons' },
         h('button', { type: 'submit', testid: 'runs-filter-apply', text: 'Apply filter' }),
-        h('button', { type: 'button', class: 'quiet', text: 'Clear', onclick: () => go('#/runs') })));
+        h('button', { type: 'button', class: 'quiet', text: 'Clear', onclick: () => { resetPaging(runsPaging); go('#/runs'); } })));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const q = { state: stateSel.value, workflowUrl: url.value.trim(), workflowRunId: runId.value.trim(), label: label.value.trim() };
       if (count.value !== '20') q.count = count.value;
+      resetPaging(runsPaging);
       go(`#/runs${qs(q)}`);
     });
 
@@ -1309,7 +1369,7 @@
       const runs = res.runs || [];
       nextCursor = res.cursor || '';
       tbody.replaceChildren(...(runs.length ? runs.map((r) => {
-        const steps = allSteps(r).filter((x) => x.group !== 'next');
+        const steps = stepsDone(r);
         return h('tr', { testid: 'run-row', 'data-run-id': r.workflowRunId, 'data-state': r.workflowState },
           h('td', {}, timeEl(r.workflowRunCreatedAt)),
           h('td', { class: 'mono' }, h('a', { href: `#/runs/${encodeURIComponent(r.workflowRunId)}`, testid: 'run-open', text: r.workflowRunId })),
@@ -1338,8 +1398,11 @@
       form,
       h('div', { class: 'scroll' }, h('table', { class: 'grid', testid: 'runs-table' },
         h('caption', { class: 'sr-only', text: 'Workflow runs, newest first' }),
-        h('thead', {}, h('tr', {}, ['Created', 'Run id', 'Workflow URL', 'State', 'Ended', 'Steps', 'Labels', '']
-          .map((t) => h('th', { scope: 'col', text: t })))),
+        h('thead', {}, h('tr', {}, ['Created', 'Run id', 'Workflow URL', 'State', 'Ended', 'Steps done', 'Labels', '']
+          .map((t) => h('th', {
+            scope: 'col', text: t,
+            title: t === 'Steps done' ? 'steps the run finished, its initial payload and the deliveries in flight or failed not counted' : null,
+          })))),
         tbody)),
       h('div', { class: 'pager' }, prev, pageNo, next),
     ]);
@@ -1373,7 +1436,7 @@
   }
 
   async function viewRun(root, ctx, runId) {
-    const back = h('a', { href: `#/runs${runsPaging.key ? qs(JSON.parse(runsPaging.key)) : ''}`, class: 'back', text: '← Workflow runs' });
+    const back = h('a', { href: `#/runs${runsPaging.key ? qs(JSON.parse(runsPaging.key)) : ''}`, class: 'back', 'data-keep-page': '', text: '← Workflow runs' });
     const body = h('div', { testid: 'run-detail' }, h('p', { class: 'muted', text: 'Loading…' }));
     add(root, [back, h('h1', {}, 'Run ', h('span', { class: 'mono', text: runId })), body]);
     let lastState = null;

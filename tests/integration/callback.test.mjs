@@ -1,8 +1,11 @@
 // callback.test.mjs - the failure-callback story: a message and its failure
 // callback both fail for good (CALLBACK_FAIL); the callback endpoint is then
 // fixed and a manual retry of the callback succeeds (CALLBACK_SUCCESS);
-// further retries and cancels are refused with 400.
+// further retries and cancels are refused with 400; the retry clears the
+// previous run's errors; cb_result.lua applies an attempt once even when it
+// is sent again after a lost reply.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before } from 'node:test';
 import { startStack, endpoint, waitFor, test, hdr } from './lib/stack.mjs';
 
@@ -104,6 +107,9 @@ test('manual callback retry after the fix: one more call, CALLBACK_SUCCESS', asy
     return cbState(x) === 'CALLBACK_SUCCESS' && x;
   }, { timeout: 20000, message: 'state CALLBACK_SUCCESS' });
   assert.equal(Number(e.failureCallbackInfo.responseStatus), 200);
+  // The retry started a new run: the previous run's errors are gone.
+  assert.deepEqual(e.failureCallbackInfo.errors || [], [], JSON.stringify(e.failureCallbackInfo));
+  assert.equal(Number(e.failureCallbackInfo.attempts), 1);
   const last = ep.to('/cb')[3];
   assert.equal(hdr(last, 'Upstash-Retried'), '0', 'fresh attempt budget');
   assert.equal(JSON.parse(last.text).dlqId, state.dlqId);
@@ -137,6 +143,30 @@ test('cancelling the callback of a CALLBACK_SUCCESS entry -> 400', async () => {
 test('callback retry for an unknown dlqId -> 404', async () => {
   const r = await stack.api('POST', '/v2/workflows/dlq/callback/dlq_nope');
   assert.equal(r.status, 404, r.text);
+});
+
+test('cb_result.lua: an attempt sent again after a lost reply is applied once', async () => {
+  // The script driven directly on a private entry and events stream (the
+  // indexer never sees them).
+  const script = fs.readFileSync(new URL('../../common/lua/cb_result.lua', import.meta.url), 'utf8');
+  const entry = stack.key('{dlq}:cbtest-entry');
+  const events = stack.key('{dlq}:cbtest-events');
+  await stack.redis.call('HSET', entry, 'callbackState', 'CALLBACK_INPROGRESS', 'callbackGen', '3',
+    'callbackRetried', '0', 'callbackUpdatedAt', '1');
+  const error = (t) => JSON.stringify({ error: 'HTTP 500', body: 'no', headers: {}, status: 500, time: t });
+  const result = (gen, outcome, retried, now) => stack.redis.call('EVAL', script, 2, entry, events,
+    'dlq_cbtest', gen, outcome, '500', '{}', 'no', String(retried), String(now), error(now));
+  const errors = async () => JSON.parse(await stack.redis.call('HGET', entry, 'callbackErrors')).length;
+  assert.equal(await result('3', 'retry', 1, 1000), 1);
+  assert.equal(await result('3', 'retry', 1, 1000), 2, 'the same attempt again: already applied');
+  assert.equal(await errors(), 1, 'its error recorded once');
+  assert.equal(await result('3', 'fail', 2, 2000), 1, 'the next attempt');
+  assert.equal(await result('3', 'fail', 2, 2000), 2);
+  assert.equal(await stack.redis.call('HGET', entry, 'callbackState'), 'CALLBACK_FAIL');
+  assert.equal(await errors(), 2);
+  assert.equal(await stack.redis.call('XLEN', events), 1, 'one state-change event');
+  assert.equal(await result('2', 'retry', 3, 3000), 0, 'an older generation is stale');
+  assert.equal(await result('3', 'retry', 3, 3000), 0, 'a new attempt after the final state is stale');
 });
 
 test('worker and coordinator exit 0 on SIGTERM', async () => {

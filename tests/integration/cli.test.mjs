@@ -8,7 +8,12 @@
 //   failed workflow runs; runs list / get / cancel (ids, URL prefix,
 //   --dry-run); stats against Redis; inspect, whose every printed
 //   redis-cli command is run through a shell and must give the figure
-//   printed next to it.
+//   printed next to it (hostile names included: escape sequences, bytes
+//   that are not UTF-8, a name longer than any fixed buffer); what the API
+//   or Redis hold never reaches the terminal as an escape sequence; a
+//   bulk action that fails partway reports what it did with --json; a
+//   404 that is not the entity's (a wrong base URL) is exit 1.
+import http from 'node:http';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -45,15 +50,46 @@ async function cliJson(args, env) {
   return JSON.parse(res.stdout);
 }
 
-/** Runs a command line through sh (as an operator pastes it). */
-function sh(line) {
+/** Runs a command line through sh (as an operator pastes it; bash for
+ *  the $'\xNN' quoting of odd bytes, which POSIX sh lacks).  "buffer":
+ *  resolve the raw bytes. */
+function sh(line, { buffer = false } = {}) {
+  const shell = line.includes("$'") ? 'bash' : 'sh';
   return new Promise((resolve, reject) => {
-    execFile('sh', ['-c', line], { timeout: 10000 }, (err, stdout, stderr) => {
+    execFile(shell, ['-c', line], { timeout: 10000, encoding: buffer ? 'buffer' : 'utf8' }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${line}: ${err.message} ${stderr}`));
-      else resolve(stdout.replace(/\n$/, ''));
+      else resolve(buffer ? stdout : stdout.replace(/\n$/, ''));
     });
   });
 }
+
+/** An HTTP proxy in front of the coordinator that answers 503 to the
+ *  requests "fail(req, n)" picks (n counts the requests, from 1). */
+async function failingProxy(fail) {
+  let n = 0;
+  const server = http.createServer(async (req, res) => {
+    n++;
+    if (fail(req, n)) {
+      res.writeHead(503, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: 'injected failure' }));
+      return;
+    }
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const up = await fetch(`${stack.url}${req.url}`, {
+      method: req.method, headers: { Authorization: req.headers.authorization || '' },
+      body: chunks.length ? Buffer.concat(chunks) : undefined,
+    });
+    res.writeHead(up.status, { 'Content-Type': up.headers.get('content-type') || 'application/json' });
+    res.end(Buffer.from(await up.arrayBuffer()));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r2) => server.close(r2)) };
+}
+
+/** Whether "text" holds a byte a terminal would act on: a C0 control but
+ *  newline and tab, DEL, or a C1 control (U+0080..U+009F). */
+const hasControl = (text) => /[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(text);
 
 const dlqJson = async (query = []) => (await cliJson(['dlq', 'list', '--all', ...query])).messages;
 const runState = async (id) => (await cliJson(['runs', 'get', id])).workflowState;
@@ -138,6 +174,16 @@ test('dlq list/get/retry-callback: the failure-callback story, filters, paging',
   assert.match(get.stdout, /^ +#1 .*status 500/m);
   assert.match(get.stdout, /^callback state: +CALLBACK_FAIL$/m);
   assert.match(get.stdout, /^callback responseStatus: +500$/m);
+  // the failure callback's own attempts and their errors (GET /v2/dlq/{id}
+  // failureCallbackInfo.attempts and .errors)
+  const getJ = await cliJson(['dlq', 'get', id]);
+  const cbErrors = getJ.failureCallbackInfo.errors;
+  assert.ok(Array.isArray(cbErrors) && cbErrors.length >= 1, JSON.stringify(getJ.failureCallbackInfo));
+  assert.match(get.stdout, new RegExp(`^callback attempts: +${getJ.failureCallbackInfo.attempts}$`, 'm'));
+  assert.match(get.stdout, new RegExp(`^callback errors: +${cbErrors.length}$`, 'm'));
+  assert.match(get.stdout, /^ +#1 +\d{4}-\d\d-\d\dT\S+Z +status 500 .*body broken$/m);
+  const cbLines = get.stdout.split('\n').filter((l) => /^ +#\d+ .*body broken$/.test(l));
+  assert.equal(cbLines.length, cbErrors.length, get.stdout);
 
   cbOk = true;
   const retry = await cli(['dlq', 'retry-callback', id]);
@@ -164,6 +210,8 @@ test('dlq list/get/retry-callback: the failure-callback story, filters, paging',
   assert.notEqual(page2.messages[0].dlqId, page1.messages[0].dlqId);
   const human = await cli(['dlq', 'list', '--label', 'cli-page', '--count', '1']);
   assert.match(human.stdout, /\nnext cursor: \S+\n$/);
+  // no failure callback: NONE in the CALLBACK column (the filter's name)
+  assert.match(human.stdout.split('\n')[1], /\s500 {2}NONE +cli-page +- +\d{4}-/);
   const all = await cliJson(['dlq', 'list', '--label', 'cli-page', '--count', '1', '--all']);
   assert.equal(all.messages.length, 3);
   assert.equal(all.cursor, undefined);
@@ -232,6 +280,16 @@ test('dlq delete: by id, unknown id, by filter with --dry-run first', async () =
   assert.equal(await r('ZCARD', stack.key('{dlq}:idx:all')), total);
   for (const e of entries.slice(1)) assert.equal(await entryExists(e.dlqId), true);
 
+  // A bulk delete whose request fails: {"deleted": N, "error"} and exit 1.
+  const proxy = await failingProxy((req) => req.method === 'DELETE');
+  try {
+    const failed = await cli(['--json', 'dlq', 'delete', '--label', 'cli-del'], { STEPFLOW_URL: proxy.url });
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.deepEqual(JSON.parse(failed.stdout), { deleted: 0, error: 'injected failure (HTTP 503)' });
+  } finally {
+    await proxy.close();
+  }
+
   const real = await cli(['dlq', 'delete', '--label', 'cli-del']);
   assert.equal(real.code, 0, real.stderr);
   assert.equal(real.stdout, 'deleted 2 dlq entries\n');
@@ -289,7 +347,7 @@ test('trigger, runs get/list, dlq resume and restart on real failed workflow run
   assert.match(got.stdout, /^ +3 +sequential +r-3 +Run +STEP_SUCCESS .*"one-two-three"$/m);
   const list = await cli(['runs', 'list', '--label', 'cli-ok']);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /^RUN ID +STATE +WORKFLOW URL +CREATED +DURATION +STEPS +LABEL\n/);
+  assert.match(list.stdout, /^RUN ID +STATE +WORKFLOW URL +CREATED +DURATION +STEPS DONE +LABEL\n/);
   assert.match(list.stdout, new RegExp(`^${okId} +RUN_SUCCESS +\\S+ +\\S+Z +\\S+ +3 +cli-ok$`, 'm'));
   const missing = await cli(['runs', 'get', 'wfr_nope']);
   assert.equal(missing.code, 3);
@@ -301,6 +359,14 @@ test('trigger, runs get/list, dlq resume and restart on real failed workflow run
   const A = await failRun('res', 'cli-res');
   const failedLog = await cliJson(['runs', 'get', A.runId]);
   assert.equal(failedLog.dlqId, A.dlqId);
+  // the failed step's delivery is listed as failed (as on the dashboard),
+  // not as in flight; r-1 is the one step done
+  const failedHuman = await cli(['runs', 'get', A.runId]);
+  assert.equal(failedHuman.code, 0, failedHuman.stderr);
+  assert.match(failedHuman.stdout, /\nfailed deliveries:\n +MESSAGE ID +STEP +STATE +RETRIES +LAST ERROR\n +\S+ +r-2 +STEP_FAILED +\d+ +status 500: /);
+  assert.ok(!failedHuman.stdout.includes('in flight:'), failedHuman.stdout);
+  const failedRow = await cli(['runs', 'list', '--run-id', A.runId]);
+  assert.match(failedRow.stdout, new RegExp(`^${A.runId} +RUN_FAILED +\\S+ +\\S+Z +\\S+ +1 +cli-res$`, 'm'));
   const runsBefore = await r('ZCARD', stack.key('{wf}:runs'));
   const dry = await cli(['dlq', 'resume', A.dlqId, '--dry-run']);
   assert.equal(dry.code, 0, dry.stderr);
@@ -386,10 +452,23 @@ test('runs list and cancel: ids, URL prefix, --dry-run', async () => {
   assert.equal(await r('ZCARD', stack.key('{wf}:running')), running);
   for (const id of ids.slice(1)) assert.equal(await runState(id), 'RUN_STARTED');
 
+  // By filter the cancel repeats until a call cancels none.  Through a
+  // proxy that fails the second call: what was done, and the error, in
+  // one --json object; exit 1.
+  const proxy = await failingProxy((req, n) => req.method === 'DELETE' && n >= 2);
+  try {
+    const partial = await cli(['--json', 'runs', 'cancel', '--url', `${app.url}/cli-sl`], { STEPFLOW_URL: proxy.url });
+    assert.equal(partial.code, 1, partial.stderr);
+    assert.deepEqual(JSON.parse(partial.stdout), { cancelled: 2, error: 'injected failure (HTTP 503)' });
+    assert.equal(partial.stdout.trim().split('\n').length, 1, partial.stdout);
+    assert.equal(partial.stderr, 'error: injected failure (HTTP 503)\n');
+  } finally {
+    await proxy.close();
+  }
+  for (const id of ids) assert.equal(await runState(id), 'RUN_CANCELED');
   const bulk = await cli(['runs', 'cancel', '--url', `${app.url}/cli-sl`]);
   assert.equal(bulk.code, 0, bulk.stderr);
-  assert.equal(bulk.stdout, 'cancelled 2 workflow runs\n');
-  for (const id of ids) assert.equal(await runState(id), 'RUN_CANCELED');
+  assert.equal(bulk.stdout, 'cancelled 0 workflow runs\n');
   assert.equal((await cli(['runs', 'cancel'])).code, 2);
   assert.equal((await cli(['runs', 'list', '--state', 'SLEEPING'])).code, 2);
 });
@@ -476,9 +555,18 @@ async function mismatches(doc) {
     const mineDue = q.nextDue.value ? [q.nextDue.value.id, String(q.nextDue.value.dueAt)] : [];
     if (JSON.stringify(due) !== JSON.stringify(mineDue)) bad.push(`${q.name} next due ${JSON.stringify(due)}`);
   }
-  const scanned = (await sh(doc.flowControl.keys.command)).split('\n').filter(Boolean).sort();
-  const mineKeys = doc.flowControl.keys.value.map((x) => stack.key(`{msg}:fc:conf:${x.key}`)).sort();
-  if (JSON.stringify(scanned) !== JSON.stringify(mineKeys)) bad.push(`fc keys ${JSON.stringify(scanned)}`);
+  // The keys as bytes (a name that is not UTF-8 comes with keyBase64).
+  const raw = await sh(doc.flowControl.keys.command, { buffer: true });
+  const scanned = [];
+  for (let at = 0; at < raw.length;) {
+    const nl = raw.indexOf(0x0a, at);
+    scanned.push(raw.subarray(at, nl < 0 ? raw.length : nl).toString('hex'));
+    at = nl < 0 ? raw.length : nl + 1;
+  }
+  const mineKeys = doc.flowControl.keys.value.map((x) => Buffer.concat([
+    Buffer.from(stack.key('{msg}:fc:conf:')),
+    x.keyBase64 ? Buffer.from(x.keyBase64, 'base64') : Buffer.from(x.key)]).toString('hex'));
+  if (JSON.stringify(scanned.sort()) !== JSON.stringify(mineKeys.sort())) bad.push(`fc keys ${JSON.stringify(scanned)}`);
   return bad;
 }
 
@@ -489,6 +577,18 @@ test('inspect: every figure, the redis-cli command behind it, and the two agree'
   await cli(['publish', `${ep.url}/stall`, '--flow-control-key', 'cli-fc', '--flow-control-value', 'parallelism=1']);
   await waitFor(async () => (await r('LLEN', stack.key('{msg}:fc:wait:cli-fc'))) === 1 &&
     ep.to('/stall').length === 1, { message: 'one stalled delivery, one parked' });
+
+  // Hostile names, as another program could leave them in Redis: a
+  // flow-control key with an escape sequence, a quote and bytes that are
+  // not UTF-8 (one message in flight on it), and a dead worker whose name
+  // holds an escape sequence and is longer than any fixed buffer.
+  const oddKey = Buffer.concat([Buffer.from("cli-odd\x1b[2J'q"), Buffer.from([0xff, 0xfe])]);
+  const fcKey = (kind) => Buffer.concat([Buffer.from(stack.key(`{msg}:fc:${kind}:`)), oddKey]);
+  await r('HSET', fcKey('conf'), 'parallelism', '3');
+  await r('ZADD', fcKey('run'), String(Date.now() + 3600000), 'msg_odd');
+  const longName = `w-\x1b]0;pwned\x07-${'x'.repeat(400)}`;
+  await r('ZADD', stack.key('{stats}:workers'), String(Date.now() - 60000), longName);
+  await r('HSET', stack.key(`{stats}:worker:${longName}`), 'pid', '4242', 'host', 'odd-host');
 
   let doc, bad;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -509,8 +609,23 @@ test('inspect: every figure, the redis-cli command behind it, and the two agree'
   const fc = doc.flowControl.keys.value.find((x) => x.key === 'cli-fc');
   assert.deepEqual([fc.inflight.value, fc.waiting.value, fc.config.value.parallelism], [1, 1, '1']);
   assert.equal(doc.workers.alive.value, 1);
-  assert.equal(doc.workers.list.value[0].name, stack.workers[0].consumer);
-  assert.equal(doc.workers.list.value[0].alive, true);
+  // The live-worker count's command computes "now - 15 s" when it runs
+  // (from Redis' clock), so it answers the same question pasted later.
+  assert.match(doc.workers.alive.command,
+    /^redis-cli .* ZCOUNT '\S+:\{stats\}:workers' \$\(\( \$\(redis-cli .* TIME \| head -n 1\) \* 1000 - 15000 \)\) \+inf$/);
+  const realWorker = doc.workers.list.value.find((w) => w.name === stack.workers[0].consumer);
+  assert.equal(realWorker.alive, true);
+  // The odd names: counted, read with their exact bytes, shown escaped.
+  const odd = doc.flowControl.keys.value.find((x) => x.keyBase64 === oddKey.toString('base64'));
+  assert.ok(odd, JSON.stringify(doc.flowControl.keys.value.map((x) => x.key)));
+  assert.equal(odd.key, "cli-odd\x1b[2J'q\\xff\\xfe");
+  assert.deepEqual([odd.config.value.parallelism, odd.inflight.value, odd.waiting.value], ['3', 1, 0]);
+  assert.ok(odd.inflight.command.includes("$'"), odd.inflight.command);
+  const longW = doc.workers.list.value.find((w) => w.name === longName);
+  assert.ok(longW, 'the worker with the long name is listed');
+  assert.equal(longW.alive, false);
+  assert.equal(longW.info.value.pid, '4242', 'its hash read under its full name');
+  assert.equal(await sh(longW.info.command), 'pid\n4242\nhost\nodd-host');
   assert.deepEqual([doc.signingKeys.current.value, doc.signingKeys.next.value], [true, true]);
   assert.equal(doc.dlq.total.value, await r('ZCARD', stack.key('{dlq}:idx:all')));
   assert.ok(doc.workflows.runs.value >= 6, JSON.stringify(doc.workflows));
@@ -520,6 +635,9 @@ test('inspect: every figure, the redis-cli command behind it, and the two agree'
   const human = await cli(['inspect']);
   assert.equal(human.code, 0, human.stderr);
   const out = human.stdout;
+  assert.ok(!hasControl(out), 'no escape sequence reaches the terminal');
+  assert.match(out, /\n {4}key cli-odd \[2J'q\\xff\\xfe +parallelism=3 rate=- period=- +\$ redis-cli .* HGETALL \$'\S+:\{msg\}:fc:conf:cli-odd\\x1b\[2J\\'q\\xff\\xfe'\n/);
+  assert.match(out, /\n {4}worker w- \]0;pwned -x+\.\.\. +\(every field\) +\$ redis-cli .* HGETALL \$'\S+:\{stats\}:worker:w-\\x1b\]0;pwned\\x07-x{400}'\n/);
   assert.ok(!out.includes(SIGNING_SECRET) && !JSON.stringify(doc).includes(SIGNING_SECRET), 'a secret was printed');
   const cliPrefix = `redis-cli -h 127.0.0.1 -p ${stack.redis.port}`;
   assert.ok(out.includes(`\n  length                   ${msg.length.value} `), out);
@@ -536,6 +654,9 @@ test('inspect: every figure, the redis-cli command behind it, and the two agree'
 
   releaseStall();
   await waitFor(() => ep.to('/stall').length === 2, { message: 'the parked message delivered after the stall' });
+  for (const k of ['conf', 'run']) await r('DEL', fcKey(k));
+  await r('ZREM', stack.key('{stats}:workers'), longName);
+  await r('DEL', stack.key(`{stats}:worker:${longName}`));
 
   // Redis unreachable: a clear message and exit 1; bad prefix: usage.
   const port = await freePort();
@@ -552,12 +673,20 @@ test('exit codes and --help: usage 2, API error 1, unreachable 1, not found 3, h
     ['dlq', 'list', '--state', 'NOPE'], ['dlq', 'list', '--count', '101'], ['dlq', 'list', '--from', 'yesterday'],
     ['dlq', 'get'], ['dlq', 'get', 'a', 'b'], ['dlq', 'list', '--nope'], ['runs', 'get'],
     ['publish', `${ep.url}/ok`, '--retries', '-1'], ['--nope'], ['stats', 'extra'], ['trigger'],
-    ['dlq', 'resume', '--retries', 'x', '--all']]) {
+    ['dlq', 'resume', '--retries', 'x', '--all'], ['dlq', 'list', '--from', '2024'],
+    ['dlq', 'delete', '--to', '20240501', '--dry-run'], ['runs', 'list', '--from', '1714564800']]) {
     const res = await cli(args);
     assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
     assert.match(res.stderr, /--help/, args.join(' '));
     assert.equal(res.stderr.trim().split('\n').length, 1, args.join(' '));
   }
+  // A number that is not 13-digit milliseconds never means 1970.
+  const date8 = await cli(['dlq', 'list', '--from', '20240501']);
+  assert.equal(date8.stderr, "stepflow: bad --from '20240501': a date wants dashes: YYYY-MM-DD (2024-05-01) " +
+    '(see `stepflow dlq list --help`)\n');
+  const secs = await cli(['runs', 'list', '--to', '1714564800']);
+  assert.match(secs.stderr, /bad --to '1714564800': Unix seconds\? milliseconds have 13 digits/);
+
   const bad = await cli(['dlq', 'list'], { STEPFLOW_TOKEN: 'wrong' });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^error: .+ \(HTTP 401\)\n$/);
@@ -573,6 +702,20 @@ test('exit codes and --help: usage 2, API error 1, unreachable 1, not found 3, h
     const down = await cli(['--url', `http://127.0.0.1:${port}`, ...args]);
     assert.equal(down.code, 1, args.join(' '));
     assert.match(down.stderr, new RegExp(`^error: cannot reach the coordinator at http://127.0.0.1:${port}: `));
+  }
+  // Credentials in the URL never show in a message.
+  const creds = await cli(['--url', `http://ops:s3cret@127.0.0.1:${port}/`, 'stats']);
+  assert.equal(creds.code, 1);
+  assert.match(creds.stderr, new RegExp(`^error: cannot reach the coordinator at http://127.0.0.1:${port}/: `));
+  assert.ok(!creds.stderr.includes('s3cret') && !creds.stderr.includes('ops@'), creds.stderr);
+
+  // A 404 that does not name the entity (a wrong base URL: no such route)
+  // is an error, exit 1, not "not found" (3).
+  for (const args of [['dlq', 'get', 'dlq_x'], ['dlq', 'retry', 'dlq_x'], ['runs', 'cancel', 'wfr_x']]) {
+    const wrong = await cli(['--url', `${stack.url}/base`, ...args]);
+    assert.equal(wrong.code, 1, `${args.join(' ')}: ${wrong.stderr}`);
+    assert.match(wrong.stderr, new RegExp(`^error: not found \\(HTTP 404 for \\S+ ${stack.url}/base/v2/\\S+: ` +
+      `is ${stack.url}/base the coordinator's URL\\?\\)\\n$`));
   }
   // STEPFLOW_LISTEN (the coordinator's own setting) is used when
   // STEPFLOW_URL is not set.
@@ -611,6 +754,20 @@ test('--json: dlq get and a refused retry-callback print the API JSON', async ()
   const missing = await cli(['--json', 'dlq', 'get', 'dlq_nope']);
   assert.equal(missing.code, 3);
   assert.equal(typeof JSON.parse(missing.stdout).error, 'string');
+  // What the API holds never reaches the terminal as an escape sequence:
+  // a label with ESC, BEL and a C1 CSI (U+009B) is shown cleaned, and
+  // --json escapes it (\u001b...), still the same string once parsed.
+  const evil = 'x\x1b]0;pwned\x07\u009b2J';
+  await r('HSET', stack.key(`{dlq}:entry:${entry.dlqId}`), 'label', evil);
+  const shown = await cli(['dlq', 'get', entry.dlqId]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.ok(!hasControl(shown.stdout), JSON.stringify(shown.stdout));
+  assert.match(shown.stdout, /^label: +x \]0;pwned  2J$/m);
+  const listed = await cli(['dlq', 'list', '--message-id', mid]);
+  assert.ok(!hasControl(listed.stdout) && listed.stdout.includes('x ]0;pwned  2J'), listed.stdout);
+  const asJson = await cli(['--json', 'dlq', 'get', entry.dlqId]);
+  assert.ok(!hasControl(asJson.stdout), asJson.stdout);
+  assert.equal(JSON.parse(asJson.stdout).label, evil);
   // a plain message's entry cannot be resumed: the dry run says so
   const notWf = await cli(['dlq', 'resume', entry.dlqId, '--dry-run']);
   assert.equal(notWf.code, 1);

@@ -2,7 +2,8 @@
 // never more than `parallelism` deliveries of a key in flight, never more
 // than `rate` starts per `period`, waiting deliveries kept in order and
 // counted (GET /v2/flowControl/{key} through @upstash/qstash's
-// client.flowControl.get), and a worker killed while holding a slot does
+// client.flowControl.get, and in all as `parked` in /v2/stats and
+// stepflow_queue_parked), and a worker killed while holding a slot does
 // not leak it.  Messages are published with the official client, so its
 // header format is what the coordinator parses.
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import fs from 'node:fs';
 import { after, before } from 'node:test';
 import { Client } from '@upstash/qstash';
 import { startStack, endpoint, waitFor, test, sleep, hdr } from './lib/stack.mjs';
+import { parsePromText, sampleValue } from './lib/promtext.mjs';
 
 let stack, ep, client;
 // Per-path behaviour of the endpoint, set by each test.
@@ -122,6 +124,32 @@ test('waiting deliveries keep their order and are counted', async () => {
   assert.equal((await client.flowControl.get(key)).waitListSize, 0);
 });
 
+test('parked messages are counted: /v2/stats parked and stepflow_queue_parked', async () => {
+  const key = `parked-${Date.now()}`;
+  let open;
+  const gate = new Promise((r) => { open = r; });
+  routes.set('/parked', async (req) => {
+    if (bodyIndex(req) === 0) await gate; // holds the only slot
+    return { status: 200 };
+  });
+  const parked = async () => (await stack.api('GET', '/v2/stats')).json.queues.messages.parked;
+  const gauge = async () => sampleValue(parsePromText(await fetch(`${stack.url}/metrics`).then((r) => r.text())),
+    'stepflow_queue_parked', { queue: 'msg' });
+  assert.equal(await parked(), 0, 'nothing parked before');
+  await publishMany('/parked', 1, { key, parallelism: 1 });
+  await waitFor(() => ep.to('/parked').length === 1, { message: 'the first delivery' });
+  await publishMany('/parked', 5, { key, parallelism: 1 }, 1);
+  await waitFor(async () => (await client.flowControl.get(key)).waitListSize === 5, { message: 'five waiting' });
+  assert.equal(await parked(), 5, 'parked = the wait list');
+  // The cluster gauge (refreshed every 5 s) says the same.
+  await waitFor(async () => (await gauge()) === 5, { timeout: 12000, message: 'stepflow_queue_parked 5' });
+  open();
+  await waitFor(() => ep.to('/parked').length >= 6, { message: '6 deliveries' });
+  await stack.waitIdle();
+  assert.equal(await parked(), 0, 'none parked once they drained');
+  await waitFor(async () => (await gauge()) === 0, { timeout: 12000, message: 'stepflow_queue_parked 0' });
+});
+
 test('a worker killed while holding a slot does not leak it', async () => {
   const key = `crash-${Date.now()}`;
   let open;
@@ -178,12 +206,14 @@ test('limiter script: parking and waking are idempotent', async () => {
   assert.equal(parked[0], 0);
   assert.deepEqual(await acquire('b', eb.entry), [-1, 0], 'a resent park is a no-op');
   assert.deepEqual(await stack.redis.call('LRANGE', `${F}wait:k`, 0, -1), ['b']);
+  assert.equal(await stack.redis.call('GET', `${F}parked`), '1', 'parked once');
   assert.deepEqual(await stack.redis.call('XRANGE', S, eb.entry, eb.entry), [], 'parked entry deleted');
   const info = await call('info', F, 'k');
   assert.deepEqual(info.slice(0, 7), [1, 1, 1, 1, 0, 0, 1000]);
   // Releasing a wakes b: a new entry with the same envelope, slot granted.
   const rel = await call('release', F, 'k', 'a', ea.entry, 5000);
   assert.equal(rel[0], 1);
+  assert.equal(await stack.redis.call('GET', `${F}parked`), '0', 'woken: no longer parked');
   assert.deepEqual(await acquire('b', eb.entry), [-1, 0], 'the old entry of b does not start');
   const [woken] = await read();
   assert.equal(woken.id, 'b');
@@ -269,6 +299,8 @@ test('limiter script: one tick wakes at most 500 messages over all keys', async 
   assert.equal(await stack.redis.call('LLEN', `${L.F}wait:k2`), 100);
   assert.deepEqual(await L.call('tick', 5000, 100), [2, -1]);
   assert.equal(await stack.redis.call('XLEN', L.S), 900);
+  // Wait lists written by hand were never counted: the count stays at 0.
+  assert.equal(await stack.redis.call('GET', `${L.F}parked`), '0');
 });
 
 test('unknown key is 404, malformed value is 400', async () => {

@@ -4,10 +4,11 @@
 // figures, 60 per-minute buckets with the published and delivered
 // counts), a backlog while no worker runs, and 503 while Redis is down
 // (the coordinator's /metrics then says stepflow_redis_up 0, and counts
-// the reconnect once Redis is back).
+// the reconnect once Redis is back); a publish answered during the
+// SIGTERM drain still reaches the per-minute counts.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { startStack, endpoint, waitFor, test } from './lib/stack.mjs';
+import { startStack, endpoint, waitFor, test, sleep } from './lib/stack.mjs';
 import { parsePromText, sampleValue } from './lib/promtext.mjs';
 
 let stack, ep;
@@ -56,7 +57,7 @@ function sum(s) {
   return t;
 }
 
-const QUEUE_KEYS = ['length', 'backlog', 'pending', 'oldestPendingAgeSeconds', 'delayed'];
+const QUEUE_KEYS = ['length', 'backlog', 'pending', 'oldestPendingAgeSeconds', 'delayed', 'parked'];
 const STATES = ['CALLBACK_INPROGRESS', 'CALLBACK_SUCCESS', 'CALLBACK_FAIL', 'CALLBACK_CANCELED', 'NONE'];
 
 test('401 without the token or with a wrong one', async () => {
@@ -178,6 +179,33 @@ test('503 while Redis is down; /metrics says so; both recover', async () => {
     return sampleValue(m, 'stepflow_redis_up', { conn: 'indexer' }) === 1 &&
       sampleValue(m, 'stepflow_redis_reconnects_total', { conn: 'indexer' }) >= 1;
   }, { timeout: 20000, message: 'the indexer connection back' });
+});
+
+test('SIGTERM: a publish answered during the drain still counts in its minute', async () => {
+  // A coordinator of its own (no worker), so the per-minute counts are
+  // exactly its publishes.
+  const s2 = await startStack({ workers: 0 });
+  try {
+    const published = async () => {
+      let n = 0;
+      for (const k of await s2.redis.call('KEYS', s2.key('{stats}:min:*'))) {
+        n += Number((await s2.redis.call('HGET', k, 'published')) || 0);
+      }
+      return n;
+    };
+    await s2.publish(`${ep.url}/ok`, 'before the signal');
+    // Writes wait 1.5 s: the next publish is answered only then, well into
+    // the drain that SIGTERM starts meanwhile.
+    await s2.redis.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+    const late = s2.publish(`${ep.url}/ok`, 'during the drain');
+    await sleep(300);
+    const exit = await s2.coordinators[0].stop(15000);
+    assert.equal(exit.code, 0, JSON.stringify(exit));
+    assert.equal(typeof (await late), 'string', 'the publish in flight was answered');
+    assert.equal(await published(), 2, 'both publishes in the per-minute counts');
+  } finally {
+    await s2.stop();
+  }
 });
 
 test('SIGTERM: every process exits 0 (no sanitizer report at exit)', async () => {

@@ -44,26 +44,25 @@ static void test_duration(void) {
 
 static void test_parse_time(void) {
     int64_t ms = -1;
-    CHECK_INT(sf_out_parse_time("0", &ms), 0);
-    CHECK_INT(ms, 0);
-    CHECK_INT(sf_out_parse_time("1714564800123", &ms), 0);
+    const char *why = NULL;
+    CHECK_INT(sf_out_parse_time("1714564800123", &ms, &why), 0);
     CHECK_INT(ms, 1714564800123LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01", &ms), 0);
+    CHECK_INT(sf_out_parse_time("2024-05-01", &ms, NULL), 0);
     CHECK_INT(ms, 1714521600000LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T12:00:00.123Z", &ms), 0);
+    CHECK_INT(sf_out_parse_time("2024-05-01T12:00:00.123Z", &ms, NULL), 0);
     CHECK_INT(ms, 1714564800123LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01 12:00", &ms), 0);
+    CHECK_INT(sf_out_parse_time("2024-05-01 12:00", &ms, NULL), 0);
     CHECK_INT(ms, 1714564800000LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T14:00:00+02:00", &ms), 0);
+    CHECK_INT(sf_out_parse_time("2024-05-01T14:00:00+02:00", &ms, NULL), 0);
     CHECK_INT(ms, 1714564800000LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T07:30:00-0430", &ms), 0);
+    CHECK_INT(sf_out_parse_time("2024-05-01T07:30:00-0430", &ms, NULL), 0);
     CHECK_INT(ms, 1714564800000LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T12:00:00.1Z", &ms), 0);
+    CHECK_INT(sf_out_parse_time("2024-05-01T12:00:00.1Z", &ms, NULL), 0);
     CHECK_INT(ms, 1714564800100LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T12:00:00,123456789Z", &ms), 0);
+    CHECK_INT(sf_out_parse_time("2024-05-01T12:00:00,123456789Z", &ms, NULL), 0);
     CHECK_INT(ms, 1714564800123LL);
-    CHECK_INT(sf_out_parse_time("2024-02-29", &ms), 0); /* leap year */
-    CHECK_INT(sf_out_parse_time("1970-01-01T00:00:00Z", &ms), 0);
+    CHECK_INT(sf_out_parse_time("2024-02-29", &ms, NULL), 0); /* leap year */
+    CHECK_INT(sf_out_parse_time("1970-01-01T00:00:00Z", &ms, NULL), 0);
     CHECK_INT(ms, 0);
     /* Refused, "ms" untouched. */
     ms = 42;
@@ -73,14 +72,27 @@ static void test_parse_time(void) {
                          "2024-05-01T12:60", "2024-05-01T12:00:61",
                          "2024-05-01T12:00:00.", "2024-05-01T12:00Zjunk",
                          "2024-05-01T12:00+25:00", "1969-12-31",
-                         "9999999999999999", "2024-05-01T12:00:00.1234567890Z"};
+                         "9999999999999999", "2024-05-01T12:00:00.1234567890Z",
+                         /* numbers that are not 13-digit milliseconds:
+                          * never a moment of 1970 */
+                         "0", "2024", "20240501", "1714564800",
+                         "171456480012", "17145648001234"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        if (sf_out_parse_time(bad[i], &ms) != -1)
+        if (sf_out_parse_time(bad[i], &ms, NULL) != -1)
             fprintf(stderr, "  accepted: '%s'\n", bad[i]);
-        CHECK_INT(sf_out_parse_time(bad[i], &ms), -1);
+        CHECK_INT(sf_out_parse_time(bad[i], &ms, NULL), -1);
     }
-    CHECK_INT(sf_out_parse_time(NULL, &ms), -1);
+    CHECK_INT(sf_out_parse_time(NULL, &ms, NULL), -1);
     CHECK_INT(ms, 42);
+    /* The hint says what was probably meant. */
+    sf_out_parse_time("20240501", &ms, &why);
+    CHECK(strstr(why, "YYYY-MM-DD") != NULL);
+    sf_out_parse_time("2024", &ms, &why);
+    CHECK(strstr(why, "a year alone") != NULL);
+    sf_out_parse_time("1714564800", &ms, &why);
+    CHECK(strstr(why, "seconds") != NULL);
+    sf_out_parse_time("yesterday", &ms, &why);
+    CHECK(strstr(why, "13 digits") != NULL && strstr(why, "ISO 8601") != NULL);
 }
 
 static void test_clip(void) {
@@ -91,13 +103,31 @@ static void test_clip(void) {
     CHECK_STR(sf_out_clip(NULL, 10, b, sizeof(b)), "-");
     /* Multi-byte characters count once and are never cut in half. */
     CHECK_STR(sf_out_clip("\xc3\xa9\xc3\xa9\xc3\xa9", 2, b, sizeof(b)),
-              "\xc3\xa9...");
+              "\xc3\xa9\xc3\xa9...");
     /* A tiny buffer bounds the bytes whatever max_chars says. */
     char small[8];
     sf_out_clip("\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 100, small,
                 sizeof(small));
     CHECK(strlen(small) < sizeof(small));
     CHECK(strcmp(small + strlen(small) - 3, "...") == 0);
+    /* Nothing a terminal acts on gets through: ESC (C0), CSI as a C1
+     * control in UTF-8 (U+009B), DEL, a bidi override; bytes that are not
+     * UTF-8 show as \xNN (and count as 4 characters). */
+    CHECK_STR(sf_out_clip("a\x1b[31mred\x1b]0;title\x07", 40, b, sizeof(b)),
+              "a [31mred ]0;title ");
+    CHECK_STR(sf_out_clip("x\xc2\x9b" "2Jy\x7f\xe2\x80\xaez", 40, b, sizeof(b)),
+              "x 2Jy  z");
+    CHECK_STR(sf_out_clip("bad\xff\xc3(\xed\xa0\x80!", 40, b, sizeof(b)),
+              "bad\\xff\\xc3(\\xed\\xa0\\x80!");
+    CHECK_STR(sf_out_clip("ab\xff\xff" "cd", 7, b, sizeof(b)), "ab\\xff...");
+    /* A UTF-8 sequence cut short by the end of the string. */
+    CHECK_STR(sf_out_clip("e\xc3", 10, b, sizeof(b)), "e\\xc3");
+    char *c = sf_out_clean("line\n\x1b[2J\xc3\xa9");
+    CHECK_STR(c, "line\\n [2J\xc3\xa9");
+    free(c);
+    c = sf_out_escape_bytes("k\xff\0z\xc3\xa9", 6);
+    CHECK_STR(c, "k\\xff\\x00z\xc3\xa9");
+    free(c);
 }
 
 static void test_shell_word(void) {
@@ -112,12 +142,27 @@ static void test_shell_word(void) {
         {"$HOME", "'$HOME'"},
         {"p:{msg}:fc:conf:*", "'p:{msg}:fc:conf:*'"},
         {"", "''"},
+        /* zsh: ^ (history, extended glob) and a leading = (=cmd) */
+        {"a^b", "'a^b'"},
+        {"=ls", "'=ls'"},
+        {"k=v", "k=v"},
+        {"~root", "'~root'"},
+        {"caf\xc3\xa9", "'caf\xc3\xa9'"},
+        /* bytes a terminal acts on, or not UTF-8: $'...' with \xNN */
+        {"a\x1b[2Jb", "$'a\\x1b[2Jb'"},
+        {"k\xff'\\", "$'k\\xff\\'\\\\'"},
+        {"line\nnext", "$'line\\x0anext'"},
+        {"\xc2\x9b", "$'\\xc2\\x9b'"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *w = sf_out_shell_word(cases[i][0]);
         CHECK_STR(w, cases[i][1]);
         free(w);
     }
+    /* binary-safe: a NUL inside is quoted too (a shell cannot pass it) */
+    char *w = sf_out_shell_wordn("a\0b", 3);
+    CHECK_STR(w, "$'a\\x00b'");
+    free(w);
 }
 
 static void test_json_i64(void) {
@@ -178,9 +223,12 @@ static void test_dlq_table(void) {
     CHECK(strstr(out, "dlq_1   msg_1       https://a.example/") != NULL);
     CHECK(strstr(out, "...     500  CALLBACK_FAIL  a,b    wfr_9   "
                       "2024-05-01T12:00:00.123Z\n") != NULL);
-    /* Wrong types and a non-object row print as "-", never crash. */
+    /* Wrong types and a non-object row print as "-", never crash; no
+     * failure callback is NONE, as the API's filter and the dashboard
+     * call it. */
     CHECK(strstr(out, "dlq_22  -") != NULL);
     CHECK(strstr(out, "solo") != NULL);
+    CHECK(strstr(out, "  NONE           solo") != NULL);
     CHECK(strstr(out, "\n-       -") != NULL);
     free(out);
     json_decref(j);
@@ -198,6 +246,7 @@ static void test_dlq_table(void) {
 static void test_entry(void) {
     json_t *j = json_loads(
         "{\"dlqId\":\"dlq_1\",\"reason\":\"retries exhausted\","
+        "\"labels\":[\"ok\",\"\\u001b]0;pwned\\u0007\\u009b2J\"],"
         "\"responseStatus\":503,\"responseBody\":\"line1\\nline2\","
         "\"bodyBase64\":\"AAEC\","
         "\"attempts\":[{\"at\":1714564800000,\"status\":500,\"latencyMs\":3},"
@@ -205,7 +254,10 @@ static void test_entry(void) {
         "\"error\":\"timeout\"}, 5],"
         "\"failureCallback\":\"https://cb\","
         "\"failureCallbackInfo\":{\"state\":\"CALLBACK_SUCCESS\","
-        "\"responseStatus\":200,\"responseBody\":\"ok\"}}",
+        "\"responseStatus\":200,\"responseBody\":\"ok\",\"attempts\":3,"
+        "\"errors\":[{\"time\":1714564802000,\"status\":500,"
+        "\"error\":\"HTTP 500\",\"body\":\"down\\u001b[2J\\nagain\"},"
+        "{\"time\":1714564803000,\"status\":0,\"error\":\"timeout\"}]}}",
         0, NULL);
     char *out = capture(sf_out_dlq_entry, j);
     CHECK(strstr(out, "dlqId:                   dlq_1\n") != NULL);
@@ -217,7 +269,25 @@ static void test_entry(void) {
     CHECK(strstr(out, "status 0  30000 ms  error timeout\n") != NULL);
     CHECK(strstr(out, "  #3   -  status -  - ms\n") != NULL);
     CHECK(strstr(out, "callback state:          CALLBACK_SUCCESS\n") != NULL);
+    CHECK(strstr(out, "callback attempts:       3\n") != NULL);
     CHECK(strstr(out, "callback responseBody:   ok\n") != NULL);
+    /* the callback's errors per attempt, bodies clipped and made safe */
+    CHECK(strstr(out, "callback errors:         2\n"
+                      "  #1   2024-05-01T12:00:02.000Z  status 500  error "
+                      "HTTP 500  body down [2J\\nagain\n"
+                      "  #2   2024-05-01T12:00:03.000Z  status 0  error "
+                      "timeout\n") != NULL);
+    /* a label cannot reach the terminal's escape sequences */
+    CHECK(strstr(out, "label:                   ok, ]0;pwned  2J\n") != NULL);
+    CHECK(strchr(out, 0x1b) == NULL && strstr(out, "\xc2\x9b") == NULL);
+    free(out);
+    json_decref(j);
+
+    /* no failure callback: NONE, no callback lines */
+    j = json_loads("{\"dlqId\":\"dlq_2\"}", 0, NULL);
+    out = capture(sf_out_dlq_entry, j);
+    CHECK(strstr(out, "callback state:          NONE\n") != NULL);
+    CHECK(strstr(out, "callback errors:") == NULL);
     free(out);
     json_decref(j);
 
@@ -245,7 +315,9 @@ static const char *run_json =
     "{\"type\":\"next\",\"steps\":[{\"messageId\":\"msg_n\","
     "\"stepName\":\"c\",\"state\":\"STEP_FAILED\",\"retries\":2,"
     "\"errors\":[{\"status\":500,\"error\":\"first\"},"
-    "{\"status\":503,\"error\":\"boom\\nline\"}]}]}],"
+    "{\"status\":503,\"error\":\"boom\\nline\"}]},"
+    "{\"messageId\":\"msg_f\",\"stepName\":\"d\",\"state\":\"STEP_RETRY\","
+    "\"retries\":0}]}],"
     "\"failureFunction\":{\"state\":\"CALLBACK_FAIL\",\"url\":\"http://app/wf\","
     "\"failStatus\":503,\"failResponse\":\"boom\"}}";
 
@@ -254,9 +326,11 @@ static void test_runs(void) {
     json_t *arr = json_pack("[O,{s:s},i]", r, "workflowRunId", "wfr_2");
     char *out = capture(sf_out_runs_table, arr);
     CHECK(strstr(out, "RUN ID  STATE       WORKFLOW URL   CREATED") == out);
-    /* two finished steps (the init payload does not count) */
+    CHECK(strstr(out, "  DURATION  STEPS DONE  LABEL\n") != NULL);
+    /* two finished steps (the init payload and the failed delivery of the
+     * "next" group do not count, as on the dashboard) */
     CHECK(strstr(out, "wfr_1   RUN_FAILED  http://app/wf "
-                      " 2024-05-01T12:00:00.000Z      4.2s      2  l1\n") !=
+                      " 2024-05-01T12:00:00.000Z      4.2s           2  l1\n") !=
           NULL);
     CHECK(strstr(out, "wfr_2   -") != NULL);
     free(out);
@@ -273,9 +347,13 @@ static void test_runs(void) {
                       "2024-05-01T12:00:00.000Z  {\"tag\":1}\n") != NULL);
     CHECK(strstr(out, "  1  parallel    a     Run      STEP_SUCCESS  -"
                       "                         {\"x\":[1,2]}\n") != NULL);
-    CHECK(strstr(out, "in flight:\n  MESSAGE ID  STEP  STATE        RETRIES  "
-                      "LAST ERROR\n  msg_n       c     STEP_FAILED        2  "
-                      "status 503: boom\\nline\n") != NULL);
+    /* a STEP_FAILED delivery is a failed one, not one in flight */
+    CHECK(strstr(out, "failed deliveries:\n  MESSAGE ID  STEP  STATE        "
+                      "RETRIES  LAST ERROR\n  msg_n       c     STEP_FAILED  "
+                      "      2  status 503: boom\\nline\n") != NULL);
+    CHECK(strstr(out, "in flight:\n  MESSAGE ID  STEP  STATE       RETRIES  "
+                      "LAST ERROR\n  msg_f       d     STEP_RETRY        0  -\n")
+          != NULL);
     CHECK(strstr(out, "failure function:\n  state:                 "
                       "CALLBACK_FAIL\n") != NULL);
     free(out);
@@ -362,7 +440,16 @@ static void test_inspect(void) {
         "\"command\":\"c5\"}}],"
         "\"dlq\":{\"total\":{\"value\":null,\"error\":\"WRONGTYPE x\","
         "\"command\":\"c6\"}},"
-        "\"signingKeys\":{\"current\":{\"value\":true,\"command\":\"c7\"}}}",
+        "\"signingKeys\":{\"current\":{\"value\":true,\"command\":\"c7\"}},"
+        /* names from Redis with escape sequences in them */
+        "\"flowControl\":{\"keys\":{\"value\":[{\"key\":\"fc\\u001b[2Jx\","
+        "\"config\":{\"value\":{\"parallelism\":\"1\\u009b\"},"
+        "\"command\":\"redis-cli HGETALL \\u001b[1m\"},"
+        "\"inflight\":{\"value\":2,\"command\":\"c8\"}}],\"command\":\"c9\"}},"
+        "\"workers\":{\"alive\":{\"value\":1,\"command\":\"c10\"},"
+        "\"list\":{\"value\":[{\"name\":\"w\\u001b]0;t\\u0007\","
+        "\"alive\":true,\"info\":{\"value\":{},\"command\":\"c11\"}}],"
+        "\"command\":\"c12\"}}}",
         0, NULL);
     char *out = capture(sf_out_inspect, doc);
     CHECK(strstr(out, "redis h:1 db 0, prefix 'p', at 2024-05-01T12:01:00.000Z")
@@ -383,6 +470,15 @@ static void test_inspect(void) {
           != NULL);
     /* absent sections print their labels with "-", never crash */
     CHECK(strstr(out, "  kept                     -\n") != NULL);
+    /* names and commands never carry escape sequences to the terminal */
+    CHECK(strstr(out, "    key fc [2Jx            parallelism=1  rate=- "
+                      "period=- $ redis-cli HGETALL  [1m\n") != NULL);
+    CHECK(strstr(out, "      in flight            2                      $ c8\n")
+          != NULL);
+    CHECK(strstr(out, "    worker w ]0;t          (every field)          $ c11\n")
+          != NULL);
+    CHECK(strchr(out, 0x1b) == NULL && strchr(out, 0x07) == NULL &&
+          strstr(out, "\xc2\x9b") == NULL);
     free(out);
     json_decref(doc);
     out = capture(sf_out_inspect, NULL);

@@ -13,7 +13,7 @@ static const char *all_env[] = {
     "STEPFLOW_MAX_BODY_BYTES", "STEPFLOW_DEFAULT_TIMEOUT_MS",
     "STEPFLOW_MAX_TIMEOUT_MS", "STEPFLOW_CLAIM_IDLE_MS", "STEPFLOW_DRAIN_MS",
     "STEPFLOW_DLQ_BODY_LIMIT", "STEPFLOW_DEDUP_TTL_S", "STEPFLOW_CONSUMER",
-    "STEPFLOW_LOG_LEVEL",
+    "STEPFLOW_LOG_LEVEL", "STEPFLOW_LOG_FORMAT",
 };
 
 static void clear_env(void) {
@@ -77,6 +77,7 @@ static void test_env_then_flags(void) {
     setenv("STEPFLOW_PREFIX", "envpfx", 1);
     setenv("STEPFLOW_TOKEN", "envtoken", 1);
     setenv("STEPFLOW_LOG_LEVEL", "debug", 1);
+    setenv("STEPFLOW_LOG_FORMAT", "TEXT", 1); /* stored lowercase */
     setenv("STEPFLOW_DRAIN_MS", "0", 1);
     setenv("STEPFLOW_LISTEN", "0.0.0.0:0", 1);
     setenv("STEPFLOW_CURRENT_SIGNING_KEY", "sig_cur", 1);
@@ -86,6 +87,7 @@ static void test_env_then_flags(void) {
     CHECK_STR(c.prefix, "envpfx");
     CHECK_STR(c.token, "envtoken");
     CHECK_STR(c.log_level, "debug");
+    CHECK_STR(c.log_format, "text");
     CHECK_INT(c.drain_ms, 0);
     CHECK_STR(c.listen_host, "0.0.0.0");
     CHECK_INT(c.listen_port, 0);

@@ -91,11 +91,17 @@ static void write_json(void) {
     sf_log_set_level("info");
     sf_debug("hidden %d", side_effect());
     sf_info("dlq messageId=%s dlqId=%s status=%d attempt=%d reason=\"%s\" "
-            "neg=-3 big=12345678901234567 zero=007 empty=",
+            "ms=-3 gen=12345678901234567 try=007 runId=123 key=42 empty=",
             "msg_1", "dlq_2", 500, 3, "said \\\"no\\\" twice");
     sf_warn("assertion failed: free text, not logfmt");
     sf_error("bad_utf8 value=\"\xff\xfe\" line=\"a\nb\"");
     sf_info("unterminated key=\"oops");
+    /* External text cannot forge a field, and round-trips exactly. */
+    sf_info("fc_parked key=%s messageId=%s err=%s", SF_LOGQ("a messageId=forged"),
+            "msg_3", SF_LOGQ("q\"b\\s\nn\x01t"));
+    /* A caller's time, level and msg are kept under other names. */
+    sf_info("clash msg=hi level=x time=1");
+    sf_info("bad_escape v=\"a\\qb\"");
     sf_log_set_format("text");
 }
 
@@ -103,29 +109,60 @@ static void test_json(void) {
     evaluated = 0;
     char *out = capture(write_json);
     CHECK_INT(evaluated, 0);
-    char *save = NULL;
-    char *l1 = strtok_r(out, "\n", &save);
-    char *l2 = strtok_r(NULL, "\n", &save);
-    char *l3 = strtok_r(NULL, "\n", &save);
-    char *l4 = strtok_r(NULL, "\n", &save);
+    char *save = NULL, *l[7];
+    for (int i = 0; i < 7; i++) l[i] = strtok_r(i ? NULL : out, "\n", &save);
     CHECK(strtok_r(NULL, "\n", &save) == NULL);
-    CHECK(l1 && l2 && l3 && l4);
-    if (!l1 || !l2 || !l3 || !l4) {
+    for (int i = 0; i < 7; i++) CHECK(l[i] != NULL);
+    if (!l[6]) {
         free(out);
         return;
     }
-    /* {"time":"2026-11-29T10:00:00.123Z","level":"info","msg":"dlq",...} */
-    CHECK(strncmp(l1, "{\"time\":\"", 9) == 0 && l1[9 + 23] == 'Z');
-    CHECK(strstr(l1, "\"level\":\"info\",\"msg\":\"dlq\",\"messageId\":"
-                     "\"msg_1\",\"dlqId\":\"dlq_2\",\"status\":500,"
-                     "\"attempt\":3,\"reason\":\"said \\\"no\\\" twice\","
-                     "\"neg\":-3,\"big\":\"12345678901234567\","
-                     "\"zero\":\"007\",\"empty\":\"\"}") != NULL);
-    CHECK(strstr(l2, "\"level\":\"warn\",\"msg\":\"assertion failed: free "
-                     "text, not logfmt\"}") != NULL);
-    CHECK(strstr(l3, "\"msg\":\"bad_utf8\",\"value\":\"\\\\xff\\\\xfe\","
-                     "\"line\":\"a\\nb\"}") != NULL);
-    CHECK(strstr(l4, "\"msg\":\"unterminated key=\\\"oops\"}") != NULL);
+    /* {"time":"2026-11-29T10:00:00.123Z","level":"info","msg":"dlq",...};
+     * numbers only for numeric keys, ids and names stay strings. */
+    CHECK(strncmp(l[0], "{\"time\":\"", 9) == 0 && l[0][9 + 23] == 'Z');
+    CHECK(strstr(l[0], "\"level\":\"info\",\"msg\":\"dlq\",\"messageId\":"
+                       "\"msg_1\",\"dlqId\":\"dlq_2\",\"status\":500,"
+                       "\"attempt\":3,\"reason\":\"said \\\"no\\\" twice\","
+                       "\"ms\":-3,\"gen\":\"12345678901234567\","
+                       "\"try\":\"007\",\"runId\":\"123\",\"key\":\"42\","
+                       "\"empty\":\"\"}") != NULL);
+    CHECK(strstr(l[1], "\"level\":\"warn\",\"msg\":\"assertion failed: free "
+                       "text, not logfmt\"}") != NULL);
+    CHECK(strstr(l[2], "\"msg\":\"bad_utf8\",\"value\":\"\\\\xff\\\\xfe\","
+                       "\"line\":\"a\\nb\"}") != NULL);
+    CHECK(strstr(l[3], "\"msg\":\"unterminated key=\\\"oops\"}") != NULL);
+    CHECK(strstr(l[4], "\"msg\":\"fc_parked\",\"key\":\"a messageId=forged\","
+                       "\"messageId\":\"msg_3\",\"err\":"
+                       "\"q\\\"b\\\\s\\nn\\u0001t\"}") != NULL);
+    CHECK(strstr(l[5], "\"level\":\"info\",\"msg\":\"clash\",\"field_msg\":"
+                       "\"hi\",\"field_level\":\"x\",\"field_time\":\"1\"}") !=
+          NULL);
+    CHECK(strstr(l[6], "\"msg\":\"bad_escape v=\\\"a\\\\qb\\\"\"}") != NULL);
+    free(out);
+}
+
+static void write_quoted_text(void) {
+    sf_log_set_format("text");
+    sf_info("fc_parked key=%s url=%s", SF_LOGQ("a b\n"),
+            SF_LOGQ("http://x/?a=1"));
+}
+
+static void test_quote(void) {
+    char buf[16];
+    const char *plain = "msg_1";
+    CHECK(sf_log_q(buf, sizeof(buf), plain) == plain); /* no copy */
+    CHECK(strcmp(sf_log_q(buf, sizeof(buf), ""), "\"\"") == 0);
+    CHECK(strcmp(sf_log_q(buf, sizeof(buf), NULL), "\"\"") == 0);
+    CHECK(strcmp(sf_log_q(buf, sizeof(buf), "a\\b"), "\"a\\\\b\"") == 0);
+    CHECK(strcmp(sf_log_q(buf, sizeof(buf), "x\x7f"), "\"x\\x7f\"") == 0);
+    /* Cut to fit, still one closed quoted value. */
+    CHECK(strcmp(sf_log_q(buf, sizeof(buf), "aaaa aaaa aaaa aaaa"),
+                 "\"aaaa aa...\"") == 0);
+    CHECK(strcmp(sf_log_q(buf, sizeof(buf), "\n\n\n\n\n\n"),
+                 "\"\\n\\n\\n\\n...\"") == 0);
+    char *out = capture(write_quoted_text);
+    CHECK(strstr(out, " fc_parked key=\"a b\\n\" url=\"http://x/?a=1\"\n") !=
+          NULL);
     free(out);
 }
 
@@ -137,4 +174,5 @@ static void test_set_format(void) {
 }
 
 TEST_MAIN(T(test_format_and_levels), T(test_set_level),
-          T(test_long_line_truncated), T(test_json), T(test_set_format))
+          T(test_long_line_truncated), T(test_json), T(test_quote),
+          T(test_set_format))
