@@ -372,7 +372,9 @@ function randApiRequest(R) {
       '/v2/workflows/runs', `/v2/workflows/runs/${randId(R)}`, '/v2/workflows/events',
       '/v2/workflows/dlq/resume', '/v2/workflows/dlq/restart', `/v2/workflows/dlq/resume/${randId(R)}`,
       `/v2/workflows/dlq/restart/${randId(R)}`, '/v2/keys', `/v2/flowControl/${randId(R)}`,
-      `/v2/trigger/${randDestination(R)}`]);
+      `/v2/trigger/${randDestination(R)}`, '/v2/stats', '/metrics', `/ui/${randId(R)}`,
+      '/ui/app.js', '/ui/', '/ui/../index.html', '/ui/%2e%2e/index.html']);
+    if (R.chance(0.2)) method = 'HEAD';
     if (R.chance(0.5)) target += `?${randQuery(R)}`;
     if (R.chance(0.5)) body = JSON.stringify(randJson(R));
   } else if (kind === 6) {
