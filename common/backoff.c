@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "expr.h"
+#include "util.h"
 
 /* Default backoff before retry "n" (1 = first retry; n <= 0 is treated as
  * 1): min(86400, e^(2.5 n)) seconds, returned in ms rounded to nearest. */
@@ -163,16 +164,6 @@ static int parse_seconds(const char *s, size_t len, int64_t *secs,
     return 0;
 }
 
-/* Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int lower(char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
 /* Index of the 3-letter name at "s" in "names" (case-insensitive), or -1. */
@@ -216,7 +207,7 @@ static int civil_ms(int year, int mon, int day, const char *t,
     if (day < 1 || day > mdays[mon] || (mon == 1 && day == 29 && !leap) ||
         hh > 23 || mm > 59 || ss > 60)
         return -1;
-    int64_t days = days_from_civil(year, mon + 1, day);
+    int64_t days = sf_days_from_civil(year, mon + 1, day);
     *out_ms = (days * 86400 + hh * 3600 + mm * 60 + ss) * 1000;
     return 0;
 }

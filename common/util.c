@@ -28,6 +28,17 @@ int64_t sf_mono_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Howard Hinnant's days_from_civil: counts 400-year eras from 0000-03-01
+ * so that February ends each year. */
+int64_t sf_days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
 /* Random bytes for ids, drawn from RAND_bytes a block at a time: one call
  * per id cost more than the rest of a publish.  Each byte is handed out
  * once.  The pool remembers the process that filled it and is dropped in a

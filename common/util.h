@@ -11,6 +11,9 @@
 int64_t sf_now_ms(void);
 /* Monotonic clock in microseconds (for latencies). */
 int64_t sf_mono_us(void);
+/* Days from 1970-01-01 to the proleptic Gregorian date "y"-"m"-"d"
+ * ("m" 1..12; negative before 1970). */
+int64_t sf_days_from_civil(int64_t y, int m, int d);
 
 /* Writes "<prefix><32 lowercase hex chars>" into "out" (NUL-terminated) and
  * returns "out". "out" must hold strlen(prefix) + 33 bytes. */

@@ -85,14 +85,22 @@ int sf_cli_parse_uint(const char *s, long long max, long long *out) {
     return 0;
 }
 
-int sf_cli_count_opt(const sf_cli_ctx *ctx, const sf_cli_args *a,
-                     long long max, long long *out) {
-    const char *v = sf_cli_opt_get(a, "--count");
-    *out = 0;
-    if (v && (sf_cli_parse_uint(v, max, out) != 0 || *out < 1))
-        return sf_cli_usage_error(ctx->cmd, "--count wants 1..%lld, got '%s'",
-                                  max, v);
+int sf_cli_no_positionals(const sf_cli_ctx *ctx, const sf_cli_args *a) {
+    if (a->n_pos)
+        return sf_cli_usage_error(ctx->cmd, "unexpected argument '%s'",
+                                  a->pos[0]);
     return 0;
+}
+
+int sf_cli_list_check(const sf_cli_ctx *ctx, const sf_cli_args *a,
+                      long long max) {
+    const char *v = sf_cli_opt_get(a, "--count");
+    long long count = 0;
+    int rc = sf_cli_no_positionals(ctx, a);
+    if (rc == 0 && v && (sf_cli_parse_uint(v, max, &count) != 0 || count < 1))
+        rc = sf_cli_usage_error(ctx->cmd, "--count wants 1..%lld, got '%s'",
+                                max, v);
+    return rc;
 }
 
 char *sf_cli_read_file(const char *path, size_t *len_out) {
@@ -196,6 +204,24 @@ int sf_cli_call(sf_cli_ctx *ctx, const char *method, const char *path,
     }
 }
 
+int sf_cli_bulk_call(sf_cli_ctx *ctx, const char *method, const char *path,
+                     const sf_cli_headers *headers, const char *what,
+                     sf_cli_reply *rep) {
+    int json = ctx->json;
+    ctx->json = 0;
+    int rc = sf_cli_call(ctx, method, path, headers, NULL, 0, what, rep);
+    ctx->json = json;
+    return rc;
+}
+
+void sf_cli_note_failed_id(int rc, const char *id, json_t *missing,
+                           json_t *failed) {
+    if (rc == SF_EXIT_NOTFOUND)
+        json_array_append_new(missing, json_string(id));
+    else if (rc >= 0)
+        json_array_append_new(failed, json_string(id));
+}
+
 void sf_cli_print_raw(const sf_cli_reply *rep) {
     if (rep->json) {
         sf_cli_print_json(json_incref(rep->json));
@@ -222,6 +248,79 @@ int sf_cli_bad_reply(sf_cli_ctx *ctx, const sf_cli_reply *rep,
     return ctx_fail(ctx, SF_EXIT_ERROR,
                     "unexpected reply from the coordinator: %s (HTTP %ld)",
                     what, rep->status);
+}
+
+char *sf_cli_next_cursor(const sf_cli_reply *rep, char *cur) {
+    const char *nc = json_string_value(json_object_get(rep->json, "cursor"));
+    int same = nc && cur && strcmp(nc, cur) == 0;
+    free(cur);
+    return nc && *nc && !same ? strdup(nc) : NULL;
+}
+
+int sf_cli_get_pages(sf_cli_ctx *ctx, const char *base, const char *key,
+                     const char *count, const char *cursor, int max_pages,
+                     json_t *out, char **next) {
+    char *cur = cursor ? strdup(cursor) : NULL;
+    int rc = -1;
+    for (int pages = 0; pages < max_pages; pages++) {
+        sf_buf path;
+        sf_buf_init(&path);
+        sf_buf_appends(&path, base);
+        if (count) sf_cli_query_add(&path, "count", count);
+        if (cur) sf_cli_query_add(&path, "cursor", cur);
+        sf_cli_reply rep;
+        rc = sf_cli_call(ctx, "GET", path.data, NULL, NULL, 0, NULL, &rep);
+        sf_buf_cleanup(&path);
+        const json_t *items = json_object_get(rep.json, key);
+        if (rc < 0 && !json_is_array(items)) {
+            char what[64];
+            snprintf(what, sizeof(what), "no %s array", key);
+            rc = sf_cli_bad_reply(ctx, &rep, what);
+        }
+        if (rc >= 0) {
+            sf_cli_reply_cleanup(&rep);
+            break;
+        }
+        json_array_extend(out, (json_t *)items);
+        cur = sf_cli_next_cursor(&rep, cur);
+        sf_cli_reply_cleanup(&rep);
+        if (!cur) break;
+    }
+    if (rc >= 0) {
+        free(cur);
+        cur = NULL;
+    }
+    *next = cur;
+    return rc;
+}
+
+int sf_cli_list(sf_cli_ctx *ctx, const sf_cli_args *a, const char *base,
+                const char *key, int max_pages,
+                void (*table)(FILE *f, const json_t *items)) {
+    json_t *items = json_array();
+    char *next = NULL;
+    int rc = sf_cli_get_pages(ctx, base, key, sf_cli_opt_get(a, "--count"),
+                              sf_cli_opt_get(a, "--cursor"),
+                              sf_cli_opt_get(a, "--all") ? max_pages : 1,
+                              items, &next);
+    if (rc < 0) {
+        rc = SF_EXIT_OK;
+        if (ctx->json) {
+            json_t *o = json_pack("{s:O}", key, items);
+            if (o && next) json_object_set_new(o, "cursor", json_string(next));
+            sf_cli_print_json(o);
+        } else {
+            table(stdout, items);
+            if (next) {
+                char *clean = sf_out_clean(next);
+                printf("next cursor: %s\n", clean ? clean : "-");
+                free(clean);
+            }
+        }
+    }
+    free(next);
+    json_decref(items);
+    return rc;
 }
 
 int sf_cli_worst(int so_far, int rc) {

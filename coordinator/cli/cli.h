@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "api.h"
 #include "util.h"
@@ -98,10 +99,15 @@ const char *sf_cli_opt_get(const sf_cli_args *a, const char *name);
 /* Parses a whole non-negative decimal number up to "max"; 0 on success. */
 int sf_cli_parse_uint(const char *s, long long max, long long *out);
 
-/* Reads --count (1.."max") into "*out" (0 when absent).  Returns 0 or
+/* Returns SF_EXIT_USAGE ("unexpected argument", printed) when "a" has
+ * positional arguments, else 0. */
+int sf_cli_no_positionals(const sf_cli_ctx *ctx, const sf_cli_args *a);
+
+/* Checks the line of a `list` command before its filters: no positional
+ * arguments, and --count, when given, 1.."max".  Returns 0 or
  * SF_EXIT_USAGE (message printed). */
-int sf_cli_count_opt(const sf_cli_ctx *ctx, const sf_cli_args *a,
-                     long long max, long long *out);
+int sf_cli_list_check(const sf_cli_ctx *ctx, const sf_cli_args *a,
+                      long long max);
 
 /* Reads all of "path" ("-" = stdin) into a malloc'd buffer, or NULL with
  * errno set. */
@@ -132,6 +138,19 @@ int sf_cli_call(sf_cli_ctx *ctx, const char *method, const char *path,
                 const sf_cli_headers *headers, const void *body,
                 size_t body_len, const char *what, sf_cli_reply *rep);
 
+/* sf_cli_call for one request of a bulk action, which prints one --json
+ * summary at the end (with ctx->error in it): a failed reply's JSON is
+ * not printed on its own; its error still goes to stderr. */
+int sf_cli_bulk_call(sf_cli_ctx *ctx, const char *method, const char *path,
+                     const sf_cli_headers *headers, const char *what,
+                     sf_cli_reply *rep);
+
+/* Notes the outcome "rc" of a per-id bulk action's call for "id" in its
+ * --json summary: appends "id" to "missing" (SF_EXIT_NOTFOUND) or
+ * "failed" (another exit code); nothing on success (-1). */
+void sf_cli_note_failed_id(int rc, const char *id, json_t *missing,
+                           json_t *failed);
+
 /* Prints the reply (--json) as one line: its JSON through
  * sf_cli_print_json, else the body made safe for a terminal. */
 void sf_cli_print_raw(const sf_cli_reply *rep);
@@ -144,6 +163,34 @@ void sf_cli_print_json(json_t *v);
  * ctx->error; returns SF_EXIT_ERROR. */
 int sf_cli_bad_reply(sf_cli_ctx *ctx, const sf_cli_reply *rep,
                      const char *what);
+
+/* ---- cursor paging ---- */
+
+/* The cursor to follow after the reply "rep" to a request for "cur"
+ * (freed here): the reply's "cursor", malloc'd; NULL at the end (none,
+ * empty, or one that does not move, whatever the server says). */
+char *sf_cli_next_cursor(const sf_cli_reply *rep, char *cur);
+
+/* GETs the pages of a cursor-paged list: "base" (a path with its query so
+ * far) plus count=<count> (NULL: the API's default) and cursor=<cursor>
+ * (NULL: the first page), following the cursor for at most "max_pages"
+ * pages (1: the first only).  Appends the elements of each reply's array
+ * "key" ("messages", "runs") to "out".  Sets "*next" to the cursor after
+ * the last page read (malloc'd for the caller; NULL at the end and on an
+ * error).  Returns -1 on success, else the exit code (error printed). */
+int sf_cli_get_pages(sf_cli_ctx *ctx, const char *base, const char *key,
+                     const char *count, const char *cursor, int max_pages,
+                     json_t *out, char **next);
+
+/* A `list` command's listing: GETs the pages of "base" as --count,
+ * --cursor and --all of "a" say (sf_cli_get_pages; --all follows at most
+ * "max_pages"), then prints them: with --json {"<key>": [...], "cursor":
+ * next} (no cursor at the end), else "table"(stdout, items) then "next
+ * cursor: <c>" (made safe for the terminal) when there is one.  Returns
+ * the exit code. */
+int sf_cli_list(sf_cli_ctx *ctx, const sf_cli_args *a, const char *base,
+                const char *key, int max_pages,
+                void (*table)(FILE *f, const json_t *items));
 
 /* Folds the outcome of one item of a multi-item command into the exit
  * code so far: an error (1) wins over not found (3), which wins over 0. */

@@ -238,88 +238,17 @@ static int add_filters(const sf_cli_ctx *ctx, const sf_cli_args *a,
 
 /* ---- listing ---- */
 
-/* "next cursor: <c>" (the API's cursor, made safe for the terminal). */
-static void print_cursor(const char *c) {
-    char *clean = sf_out_clean(c);
-    printf("next cursor: %s\n", clean ? clean : "-");
-    free(clean);
-}
-
-/* GETs pages of "base" (a /v2/dlq path with its filters) from "cursor"
- * (NULL = the first page), "count" per page (NULL = the API's default),
- * appending the entries to "out"; follows the cursor when "all".  Sets
- * "*next" to the cursor after the last page read (malloc'd, NULL at the
- * end).  Returns -1 on success, else an exit code. */
-static int list_pages(sf_cli_ctx *ctx, const char *base, const char *count,
-                      const char *cursor, int all, json_t *out, char **next) {
-    char *cur = cursor ? strdup(cursor) : NULL;
-    int rc = -1;
-    for (int pages = 0; pages < DLQ_MAX_PAGES; pages++) {
-        sf_buf path;
-        sf_buf_init(&path);
-        sf_buf_appends(&path, base);
-        if (count) sf_cli_query_add(&path, "count", count);
-        if (cur) sf_cli_query_add(&path, "cursor", cur);
-        sf_cli_reply rep;
-        rc = sf_cli_call(ctx, "GET", path.data, NULL, NULL, 0, NULL, &rep);
-        sf_buf_cleanup(&path);
-        const json_t *msgs = json_object_get(rep.json, "messages");
-        if (rc < 0 && !json_is_array(msgs))
-            rc = sf_cli_bad_reply(ctx, &rep, "no messages array");
-        if (rc >= 0) {
-            sf_cli_reply_cleanup(&rep);
-            break;
-        }
-        json_array_extend(out, (json_t *)msgs);
-        const char *nc = json_string_value(json_object_get(rep.json, "cursor"));
-        /* Stop on a cursor that does not move, whatever the server says. */
-        int same = nc && cur && strcmp(nc, cur) == 0;
-        free(cur);
-        cur = nc && *nc && !same ? strdup(nc) : NULL;
-        sf_cli_reply_cleanup(&rep);
-        if (!all || !cur) break;
-    }
-    if (rc >= 0) {
-        free(cur);
-        cur = NULL;
-    }
-    *next = cur;
-    return rc;
-}
-
 static int cmd_list(sf_cli_ctx *ctx, const sf_cli_args *a) {
-    long long count;
     int n, rc;
-    if (a->n_pos)
-        return sf_cli_usage_error(ctx->cmd, "unexpected argument '%s'",
-                                  a->pos[0]);
-    if ((rc = sf_cli_count_opt(ctx, a, DLQ_PAGE_MAX, &count))) return rc;
+    if ((rc = sf_cli_list_check(ctx, a, DLQ_PAGE_MAX))) return rc;
     sf_buf base;
     sf_buf_init(&base);
     sf_buf_appends(&base, "/v2/dlq");
-    if ((rc = add_filters(ctx, a, 0, &base, &n))) {
-        sf_buf_cleanup(&base);
-        return rc;
-    }
-    json_t *msgs = json_array();
-    char *next = NULL;
-    rc = list_pages(ctx, base.data, sf_cli_opt_get(a, "--count"),
-                    sf_cli_opt_get(a, "--cursor"), sf_cli_opt_get(a, "--all") != NULL,
-                    msgs, &next);
+    rc = add_filters(ctx, a, 0, &base, &n);
+    if (rc == 0)
+        rc = sf_cli_list(ctx, a, base.data, "messages", DLQ_MAX_PAGES,
+                         sf_out_dlq_table);
     sf_buf_cleanup(&base);
-    if (rc < 0) {
-        rc = SF_EXIT_OK;
-        if (ctx->json) {
-            json_t *o = json_pack("{s:O}", "messages", msgs);
-            if (o && next) json_object_set_new(o, "cursor", json_string(next));
-            sf_cli_print_json(o);
-        } else {
-            sf_out_dlq_table(stdout, msgs);
-            if (next) print_cursor(next);
-        }
-    }
-    free(next);
-    json_decref(msgs);
     return rc;
 }
 
@@ -438,6 +367,15 @@ typedef struct bulk {
     sf_cli_headers hdrs; /* resume/restart: Upstash-Retries, flow control */
 } bulk;
 
+/* One request of the action "b" on "path": DELETE for delete, POST with
+ * its headers for resume and restart (see sf_cli_bulk_call). */
+static int bulk_request(sf_cli_ctx *ctx, const bulk *b, const char *path,
+                        const char *what, sf_cli_reply *rep) {
+    if (b->mode == BULK_DELETE)
+        return sf_cli_bulk_call(ctx, "DELETE", path, NULL, what, rep);
+    return sf_cli_bulk_call(ctx, "POST", path, &b->hdrs, what, rep);
+}
+
 /* --dry-run: the entries the action would touch, listed and counted. */
 static int bulk_dry_run(sf_cli_ctx *ctx, const sf_cli_args *a, bulk *b) {
     json_t *msgs = json_array();
@@ -452,7 +390,8 @@ static int bulk_dry_run(sf_cli_ctx *ctx, const sf_cli_args *a, bulk *b) {
             sf_buf_appends(&q, "/v2/dlq");
             for (int k = i; k < a->n_pos && k < i + DLQ_PAGE_MAX; k++)
                 sf_cli_query_add(&q, "dlqIds", a->pos[k]);
-            rc = list_pages(ctx, q.data, NULL, NULL, 1, msgs, &next);
+            rc = sf_cli_get_pages(ctx, q.data, "messages", NULL, NULL,
+                                  DLQ_MAX_PAGES, msgs, &next);
             free(next);
             sf_buf_cleanup(&q);
         }
@@ -472,7 +411,8 @@ static int bulk_dry_run(sf_cli_ctx *ctx, const sf_cli_args *a, bulk *b) {
         /* resume/restart by filter only consider workflow entries */
         if (b->mode != BULK_DELETE && !sf_cli_opt_get(a, "--workflow"))
             sf_cli_query_add(&q, "source", "workflow");
-        rc = list_pages(ctx, q.data, "100", NULL, 1, msgs, &next);
+        rc = sf_cli_get_pages(ctx, q.data, "messages", "100", NULL,
+                              DLQ_MAX_PAGES, msgs, &next);
         free(next);
         sf_buf_cleanup(&q);
     }
@@ -542,18 +482,9 @@ static int bulk_by_ids(sf_cli_ctx *ctx, const sf_cli_args *a, bulk *b) {
         char *path = sf_cli_id_path(prefix, id);
         if (!path) break;
         sf_cli_reply rep;
-        /* --json prints one summary, not each refusal's body */
-        int json = ctx->json;
-        ctx->json = 0;
-        int rc = sf_cli_call(ctx, b->mode == BULK_DELETE ? "DELETE" : "POST",
-                             path, b->mode == BULK_DELETE ? NULL : &b->hdrs,
-                             NULL, 0, what, &rep);
-        ctx->json = json;
+        int rc = bulk_request(ctx, b, path, what, &rep);
         free(path);
-        if (rc == SF_EXIT_NOTFOUND)
-            json_array_append_new(missing, json_string(id));
-        else if (rc >= 0)
-            json_array_append_new(failed, json_string(id));
+        sf_cli_note_failed_id(rc, id, missing, failed);
         if (rc < 0) {
             rc = SF_EXIT_OK;
             done++;
@@ -616,13 +547,7 @@ static int bulk_by_filter(sf_cli_ctx *ctx, bulk *b) {
         sf_cli_query_add(&path, "count", "100");
         if (cur) sf_cli_query_add(&path, "cursor", cur);
         sf_cli_reply rep;
-        /* --json prints one summary at the end, with the error in it */
-        int json = ctx->json;
-        ctx->json = 0;
-        rc = sf_cli_call(ctx, b->mode == BULK_DELETE ? "DELETE" : "POST",
-                         path.data, b->mode == BULK_DELETE ? NULL : &b->hdrs,
-                         NULL, 0, NULL, &rep);
-        ctx->json = json;
+        rc = bulk_request(ctx, b, path.data, NULL, &rep);
         sf_buf_cleanup(&path);
         if (rc >= 0) {
             sf_cli_reply_cleanup(&rep);
@@ -652,10 +577,7 @@ static int bulk_by_filter(sf_cli_ctx *ctx, bulk *b) {
             sf_out_table_add(t, row);
             json_array_append(runs, (json_t *)r);
         }
-        const char *nc = json_string_value(json_object_get(rep.json, "cursor"));
-        int same = nc && cur && strcmp(nc, cur) == 0;
-        free(cur);
-        cur = nc && *nc && !same ? strdup(nc) : NULL;
+        cur = sf_cli_next_cursor(&rep, cur);
         sf_cli_reply_cleanup(&rep);
         if (!cur) break;
     }

@@ -148,20 +148,36 @@ static json_t *fig_error(const redisReply *r, char *line) {
     return f;
 }
 
+/* run() for a figure: returns the reply for the caller to read (and
+ * free), "*line" its redis-cli command; or NULL with "*fig" = the figure
+ * of an error reply (fig_error; reply and line taken), NULL when the
+ * connection is lost.  An error reply containing "benign" (NULL: none)
+ * is returned like any other. */
+static redisReply *run_fig(insp *x, char **line, json_t **fig,
+                           const char *benign, int argc, const char **argv,
+                           const size_t *argvlen) {
+    *fig = NULL;
+    redisReply *r = run(x, line, argc, argv, argvlen);
+    if (!r || r->type != REDIS_REPLY_ERROR) return r;
+    if (benign && (!r->str || strstr(r->str, benign))) return r;
+    *fig = fig_error(r, *line);
+    *line = NULL;
+    freeReplyObject(r);
+    return NULL;
+}
+
 /* A command answering an integer (XLEN, ZCARD, LLEN, HEXISTS as a bool
  * when "as_bool"); "argvlen" as for run(). */
 static json_t *fig_int(insp *x, int as_bool, int argc, const char **argv,
                        const size_t *argvlen) {
     char *line;
-    redisReply *r = run(x, &line, argc, argv, argvlen);
     json_t *f;
-    if (!r) return NULL;
+    redisReply *r = run_fig(x, &line, &f, NULL, argc, argv, argvlen);
+    if (!r) return f;
     if (r->type == REDIS_REPLY_INTEGER)
         f = fig_new(as_bool ? json_boolean(r->integer != 0)
                             : json_integer(r->integer),
                     line);
-    else if (r->type == REDIS_REPLY_ERROR)
-        f = fig_error(r, line);
     else
         f = fig_new(NULL, line);
     freeReplyObject(r);
@@ -209,13 +225,9 @@ static json_t *pairs_object(const redisReply *r) {
 static json_t *consumers_fig(insp *x, const char *stream, const char *group) {
     const char *argv[] = {"XINFO", "CONSUMERS", stream, group};
     char *line;
-    redisReply *r = run(x, &line, 4, argv, NULL);
-    if (!r) return NULL;
-    if (r->type == REDIS_REPLY_ERROR) {
-        json_t *f = fig_error(r, line);
-        freeReplyObject(r);
-        return f;
-    }
+    json_t *f;
+    redisReply *r = run_fig(x, &line, &f, NULL, 4, argv, NULL);
+    if (!r) return f;
     json_t *list = json_array();
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         json_t *c = pairs_object(r->element[i]);
@@ -234,13 +246,9 @@ static json_t *consumers_fig(insp *x, const char *stream, const char *group) {
 static json_t *pending_fig(insp *x, const char *stream, const char *group) {
     const char *argv[] = {"XPENDING", stream, group, "-", "+", XPENDING_SHOWN};
     char *line;
-    redisReply *r = run(x, &line, 6, argv, NULL);
-    if (!r) return NULL;
-    if (r->type == REDIS_REPLY_ERROR) {
-        json_t *f = fig_error(r, line);
-        freeReplyObject(r);
-        return f;
-    }
+    json_t *f;
+    redisReply *r = run_fig(x, &line, &f, NULL, 6, argv, NULL);
+    if (!r) return f;
     json_t *list = json_array();
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         const redisReply *e = r->element[i];
@@ -262,13 +270,9 @@ static json_t *pending_fig(insp *x, const char *stream, const char *group) {
 static json_t *groups_fig(insp *x, const char *stream, int details) {
     const char *argv[] = {"XINFO", "GROUPS", stream};
     char *line;
-    redisReply *r = run(x, &line, 3, argv, NULL);
-    if (!r) return NULL;
-    if (r->type == REDIS_REPLY_ERROR && r->str && !strstr(r->str, "no such key")) {
-        json_t *f = fig_error(r, line);
-        freeReplyObject(r);
-        return f;
-    }
+    json_t *f;
+    redisReply *r = run_fig(x, &line, &f, "no such key", 3, argv, NULL);
+    if (!r) return f;
     json_t *list = json_array();
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         json_t *g = pairs_object(r->element[i]);
@@ -299,12 +303,10 @@ static json_t *groups_fig(insp *x, const char *stream, int details) {
 static json_t *next_due_fig(insp *x, const char *delayed) {
     const char *argv[] = {"ZRANGE", delayed, "0", "0", "WITHSCORES"};
     char *line;
-    redisReply *r = run(x, &line, 5, argv, NULL);
-    if (!r) return NULL;
     json_t *f;
-    if (r->type == REDIS_REPLY_ERROR) {
-        f = fig_error(r, line);
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+    redisReply *r = run_fig(x, &line, &f, NULL, 5, argv, NULL);
+    if (!r) return f;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
         json_t *id = str_of(r->element[0]);
         f = fig_new(json_pack("{s:o,s:o}", "id", id ? id : json_null(),
                               "dueAt", int_of(r->element[1])),
@@ -370,6 +372,20 @@ static json_t *workflows_doc(insp *x) {
     return o;
 }
 
+/* HGETALL <key> ("len" bytes: binary-safe) as a figure: the hash as an
+ * object (pairs_object). */
+static json_t *hash_fig(insp *x, const char *key, size_t len) {
+    const char *argv[] = {"HGETALL", key};
+    const size_t argvlen[] = {7, len};
+    char *line;
+    json_t *f;
+    redisReply *r = run_fig(x, &line, &f, NULL, 2, argv, argvlen);
+    if (!r) return f;
+    f = fig_new(pairs_object(r), line);
+    freeReplyObject(r);
+    return f;
+}
+
 /* "<a><b bytes>" as a key in "out" (binary-safe, any length). */
 static void key_join(sf_buf *out, const char *a, const char *b, size_t blen) {
     sf_buf_init(out);
@@ -389,21 +405,13 @@ static json_t *fc_key_doc(insp *x, const char *fc_prefix, const char *k,
     key_join(&runk, pre, k, klen);
     snprintf(pre, sizeof(pre), "%swait:", fc_prefix);
     key_join(&wait, pre, k, klen);
-    const char *hg[] = {"HGETALL", conf.data};
     const char *zc[] = {"ZCARD", runk.data};
     const char *ll[] = {"LLEN", wait.data};
-    const size_t hgl[] = {7, conf.len}, zcl[] = {5, runk.len},
-                 lll[] = {4, wait.len};
-    char *line;
+    const size_t zcl[] = {5, runk.len}, lll[] = {4, wait.len};
     json_t *o = json_object();
     set_name(o, "key", k, klen);
-    redisReply *r = run(x, &line, 2, hg, hgl);
-    if (r) {
-        json_object_set_new(o, "config", r->type == REDIS_REPLY_ERROR
-                                             ? fig_error(r, line)
-                                             : fig_new(pairs_object(r), line));
-        freeReplyObject(r);
-    }
+    json_t *conf_fig = hash_fig(x, conf.data, conf.len);
+    if (conf_fig) json_object_set_new(o, "config", conf_fig);
     json_object_set_new(o, "inflight", fig_int(x, 0, 2, zc, zcl));
     json_object_set_new(o, "waiting", fig_int(x, 0, 2, ll, lll));
     sf_buf_cleanup(&conf);
@@ -504,11 +512,10 @@ static json_t *workers_doc(insp *x, int64_t now) {
     json_t *alive = alive_fig(x, zset, now);
     if (alive) json_object_set_new(o, "alive", alive);
     char *line;
-    redisReply *r = run(x, &line, 5, zrange, NULL);
-    if (!r) return o;
-    if (r->type == REDIS_REPLY_ERROR) {
-        json_object_set_new(o, "list", fig_error(r, line));
-        freeReplyObject(r);
+    json_t *f;
+    redisReply *r = run_fig(x, &line, &f, NULL, 5, zrange, NULL);
+    if (!r) {
+        if (f) json_object_set_new(o, "list", f);
         return o;
     }
     json_t *list = json_array();
@@ -522,22 +529,14 @@ static json_t *workers_doc(insp *x, int64_t now) {
         if (json_is_integer(seen)) last = json_integer_value(seen);
         sf_buf hkey;
         key_join(&hkey, hpre, n->str, n->len);
-        const char *hg[] = {"HGETALL", hkey.data};
-        const size_t hgl[] = {7, hkey.len};
-        char *hline;
-        redisReply *h = run(x, &hline, 2, hg, hgl);
+        json_t *info = hash_fig(x, hkey.data, hkey.len);
         sf_buf_cleanup(&hkey);
         json_t *w = json_object();
         set_name(w, "name", n->str, n->len);
         json_object_set_new(w, "lastSeen", seen);
         json_object_set_new(w, "alive",
                             json_boolean(now - last < SF_WORKER_ALIVE_MS));
-        if (h) {
-            json_object_set_new(w, "info", h->type == REDIS_REPLY_ERROR
-                                               ? fig_error(h, hline)
-                                               : fig_new(pairs_object(h), hline));
-            freeReplyObject(h);
-        }
+        if (info) json_object_set_new(w, "info", info);
         json_array_append_new(list, w);
     }
     freeReplyObject(r);
@@ -560,8 +559,9 @@ static json_t *signing_doc(insp *x) {
 static json_t *info_fig(insp *x, const char *section, const char *field) {
     const char *argv[] = {"INFO", section};
     char *line;
-    redisReply *r = run(x, &line, 2, argv, NULL);
-    if (!r) return NULL;
+    json_t *f;
+    redisReply *r = run_fig(x, &line, &f, NULL, 2, argv, NULL);
+    if (!r) return f;
     json_t *v = json_null();
     if (r->type == REDIS_REPLY_STRING) {
         size_t fl = strlen(field);
@@ -575,9 +575,7 @@ static json_t *info_fig(insp *x, const char *section, const char *field) {
             if (p) p++;
         }
     }
-    json_t *f = r->type == REDIS_REPLY_ERROR ? fig_error(r, line)
-                                             : fig_new(v, line);
-    if (r->type == REDIS_REPLY_ERROR) json_decref(v);
+    f = fig_new(v, line);
     freeReplyObject(r);
     return f;
 }
@@ -672,9 +670,8 @@ static void cli_prefix(insp *x, const sf_redis_addr *a) {
 }
 
 static int cmd_inspect(sf_cli_ctx *ctx, const sf_cli_args *a) {
-    if (a->n_pos)
-        return sf_cli_usage_error(ctx->cmd, "unexpected argument '%s'",
-                                  a->pos[0]);
+    int rc = sf_cli_no_positionals(ctx, a);
+    if (rc) return rc;
     const char *url = sf_cli_opt_get(a, "--redis-url");
     const char *prefix = sf_cli_opt_get(a, "--prefix");
     if (!url) url = getenv("STEPFLOW_REDIS_URL");
@@ -695,7 +692,7 @@ static int cmd_inspect(sf_cli_ctx *ctx, const sf_cli_args *a) {
 
     insp x = {.prefix = prefix};
     cli_prefix(&x, &addr);
-    int rc = connect_redis(&x, &addr);
+    rc = connect_redis(&x, &addr);
     if (rc) {
         if (x.c) redisFree(x.c);
         return rc;

@@ -111,50 +111,9 @@ static int add_strings(const sf_cli_ctx *ctx, const sf_cli_args *a,
     return 0;
 }
 
-/* GETs pages of the logs API query "base" (see cmd_dlq.c's list_pages). */
-static int log_pages(sf_cli_ctx *ctx, const char *base, const char *count,
-                     const char *cursor, int all, json_t *out, char **next) {
-    char *cur = cursor ? strdup(cursor) : NULL;
-    int rc = -1;
-    for (int pages = 0; pages < RUNS_MAX_PAGES; pages++) {
-        sf_buf path;
-        sf_buf_init(&path);
-        sf_buf_appends(&path, base);
-        if (count) sf_cli_query_add(&path, "count", count);
-        if (cur) sf_cli_query_add(&path, "cursor", cur);
-        sf_cli_reply rep;
-        rc = sf_cli_call(ctx, "GET", path.data, NULL, NULL, 0, NULL, &rep);
-        sf_buf_cleanup(&path);
-        const json_t *runs = json_object_get(rep.json, "runs");
-        if (rc < 0 && !json_is_array(runs))
-            rc = sf_cli_bad_reply(ctx, &rep, "no runs array");
-        if (rc >= 0) {
-            sf_cli_reply_cleanup(&rep);
-            break;
-        }
-        json_array_extend(out, (json_t *)runs);
-        const char *nc = json_string_value(json_object_get(rep.json, "cursor"));
-        int same = nc && cur && strcmp(nc, cur) == 0;
-        free(cur);
-        cur = nc && *nc && !same ? strdup(nc) : NULL;
-        sf_cli_reply_cleanup(&rep);
-        if (!all || !cur) break;
-    }
-    if (rc >= 0) {
-        free(cur);
-        cur = NULL;
-    }
-    *next = cur;
-    return rc;
-}
-
 static int cmd_list(sf_cli_ctx *ctx, const sf_cli_args *a) {
-    long long count;
     int n = 0, rc;
-    if (a->n_pos)
-        return sf_cli_usage_error(ctx->cmd, "unexpected argument '%s'",
-                                  a->pos[0]);
-    if ((rc = sf_cli_count_opt(ctx, a, RUNS_PAGE_MAX, &count))) return rc;
+    if ((rc = sf_cli_list_check(ctx, a, RUNS_PAGE_MAX))) return rc;
     sf_buf q;
     sf_buf_init(&q);
     sf_buf_appends(&q, "/v2/workflows/events?groupBy=workflowRunId");
@@ -180,33 +139,10 @@ static int cmd_list(sf_cli_ctx *ctx, const sf_cli_args *a) {
     if (rc == 0) rc = add_strings(ctx, a, "--run-id", "workflowRunId", &q, &n);
     if (rc == 0) rc = add_strings(ctx, a, "--label", "label", &q, &n);
     if (rc == 0) rc = add_times(ctx, a, &q, &n);
-    if (rc) {
-        sf_buf_cleanup(&q);
-        return rc;
-    }
-    json_t *runs = json_array();
-    char *next = NULL;
-    rc = log_pages(ctx, q.data, sf_cli_opt_get(a, "--count"),
-                   sf_cli_opt_get(a, "--cursor"), sf_cli_opt_get(a, "--all") != NULL,
-                   runs, &next);
+    if (rc == 0)
+        rc = sf_cli_list(ctx, a, q.data, "runs", RUNS_MAX_PAGES,
+                         sf_out_runs_table);
     sf_buf_cleanup(&q);
-    if (rc < 0) {
-        rc = SF_EXIT_OK;
-        if (ctx->json) {
-            json_t *o = json_pack("{s:O}", "runs", runs);
-            if (o && next) json_object_set_new(o, "cursor", json_string(next));
-            sf_cli_print_json(o);
-        } else {
-            sf_out_runs_table(stdout, runs);
-            if (next) {
-                char *clean = sf_out_clean(next);
-                printf("next cursor: %s\n", clean ? clean : "-");
-                free(clean);
-            }
-        }
-    }
-    free(next);
-    json_decref(runs);
     return rc;
 }
 
@@ -219,7 +155,7 @@ static int fetch_run(sf_cli_ctx *ctx, const char *id, json_t **run) {
     sf_cli_query_add(&q, "workflowRunId", id);
     json_t *runs = json_array();
     char *next = NULL;
-    int rc = log_pages(ctx, q.data, NULL, NULL, 0, runs, &next);
+    int rc = sf_cli_get_pages(ctx, q.data, "runs", NULL, NULL, 1, runs, &next);
     free(next);
     sf_buf_cleanup(&q);
     *run = NULL;
@@ -280,7 +216,8 @@ static int cancel_dry_run(sf_cli_ctx *ctx, const sf_cli_args *a,
                            "RUN_STARTED%s",
                        filter);
         char *next = NULL;
-        rc = log_pages(ctx, q.data, "100", NULL, 1, runs, &next);
+        rc = sf_cli_get_pages(ctx, q.data, "runs", "100", NULL,
+                              RUNS_MAX_PAGES, runs, &next);
         free(next);
         sf_buf_cleanup(&q);
         if (rc >= 0) worst = rc;
@@ -317,18 +254,10 @@ static int cancel_ids(sf_cli_ctx *ctx, const sf_cli_args *a) {
         sf_buf_appendf(&path, "%s?cancel=true", p);
         free(p);
         sf_cli_reply rep;
-        /* --json prints one summary, not each refusal's body */
-        int json = ctx->json;
-        ctx->json = 0;
-        int rc = sf_cli_call(ctx, "DELETE", path.data, NULL, NULL, 0, what,
-                             &rep);
-        ctx->json = json;
+        int rc = sf_cli_bulk_call(ctx, "DELETE", path.data, NULL, what, &rep);
         sf_buf_cleanup(&path);
         sf_cli_reply_cleanup(&rep);
-        if (rc == SF_EXIT_NOTFOUND)
-            json_array_append_new(missing, json_string(id));
-        else if (rc >= 0)
-            json_array_append_new(failed, json_string(id));
+        sf_cli_note_failed_id(rc, id, missing, failed);
         if (rc < 0) {
             rc = SF_EXIT_OK;
             done++;
@@ -366,11 +295,7 @@ static int cancel_filter(sf_cli_ctx *ctx, const char *filter) {
         sf_buf_appendf(&path, "/v2/workflows/runs?count=%s%s", CANCEL_BATCH,
                        filter);
         sf_cli_reply rep;
-        /* --json prints one summary at the end, with the error in it */
-        int json = ctx->json;
-        ctx->json = 0;
-        rc = sf_cli_call(ctx, "DELETE", path.data, NULL, NULL, 0, NULL, &rep);
-        ctx->json = json;
+        rc = sf_cli_bulk_call(ctx, "DELETE", path.data, NULL, NULL, &rep);
         sf_buf_cleanup(&path);
         int64_t n = 0;
         if (rc < 0 &&

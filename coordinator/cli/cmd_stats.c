@@ -24,14 +24,13 @@ static const char usage_stats[] =
 static int cmd_stats(sf_cli_ctx *ctx, const sf_cli_args *a) {
     long long minutes = 10;
     const char *v = sf_cli_opt_get(a, "--minutes");
-    if (a->n_pos)
-        return sf_cli_usage_error(ctx->cmd, "unexpected argument '%s'",
-                                  a->pos[0]);
+    int rc = sf_cli_no_positionals(ctx, a);
+    if (rc) return rc;
     if (v && (sf_cli_parse_uint(v, 60, &minutes) != 0 || minutes < 1))
         return sf_cli_usage_error(ctx->cmd, "--minutes wants 1..60, got '%s'",
                                   v);
     sf_cli_reply rep;
-    int rc = sf_cli_call(ctx, "GET", "/v2/stats", NULL, NULL, 0, NULL, &rep);
+    rc = sf_cli_call(ctx, "GET", "/v2/stats", NULL, NULL, 0, NULL, &rep);
     if (rc < 0) {
         rc = SF_EXIT_OK;
         if (!json_is_object(rep.json))

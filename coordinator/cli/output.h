@@ -102,6 +102,8 @@ void sf_out_table_print(FILE *f, const sf_out_table *t, int indent);
 
 /* Frees "t"; NULL is a no-op. */
 void sf_out_table_free(sf_out_table *t);
+/* The rows added so far. */
+size_t sf_out_table_rows(const sf_out_table *t);
 
 /* ---- the API's JSON ----------------------------------------------------- */
 

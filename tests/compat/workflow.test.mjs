@@ -25,7 +25,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { Client, WorkflowNonRetryableError } from '@upstash/workflow';
 import { startStack, endpoint, waitFor, sleep, test } from '../integration/lib/stack.mjs';
-import { startWorkflowApp, reqHeader, isFailureCall } from './lib/wfapp.mjs';
+import { startWorkflowApp, reqHeader, isFailureCall, repairRoute } from './lib/wfapp.mjs';
 import {
   runLog, waitRunState, parseOut, loggedSteps, dlqOf, waitDlq, mapHeader, uid, counter,
 } from './lib/wf.mjs';
@@ -553,23 +553,19 @@ describe('workflow runs with serve() and Client (SDK 1.3.3)', () => {
     assert.ok(ff.errors.every((x) => Number(x.status) === 500 && /ff broke again/.test(x.body)));
     mode = 'ok';
     await client.dlq.retryFailureFunction({ dlqId: failed.dlqId });
-    await waitFor(async () => (await runLog(client, workflowRunId)).failureFunction.state === 'CALLBACK_SUCCESS',
-      { message: 'failureFunction CALLBACK_SUCCESS in the log' });
+    const again = await waitFor(async () => {
+      const l = await runLog(client, workflowRunId);
+      return l.failureFunction.state === 'CALLBACK_SUCCESS' && l;
+    }, { message: 'failureFunction CALLBACK_SUCCESS in the log' });
+    // The retried run succeeded at once: no errors of the previous run
+    // shown as current, and its own response.
+    assert.deepEqual(again.failureFunction.errors || [], [],
+      `errors after the retry: ${JSON.stringify(again.failureFunction.errors)}`);
+    assert.equal(Number(again.failureFunction.responseStatus), 200);
   });
 
   test('6. dlq.resume continues from the failed step, restart re-runs from the start, delete by filter', async () => {
-    const broken = new Set();
-    const ran = counter();
-    const url = app.route('/repair', async (context) => {
-      const { tag } = context.requestPayload;
-      const a = await context.run('r-1', () => { ran.bump(`${tag}:r-1`); return 'one'; });
-      const b = await context.run('r-2', () => {
-        ran.bump(`${tag}:r-2`);
-        if (broken.has(tag)) throw new Error(`r-2 broken for ${tag}`);
-        return `${a}-two`;
-      });
-      return await context.run('r-3', () => { ran.bump(`${tag}:r-3`); return `${b}-three`; });
-    });
+    const { url, broken, ran } = repairRoute(app, '/repair');
     const failRun = async (tag, label) => {
       broken.add(tag);
       const { workflowRunId } = await client.trigger({ url, body: { tag }, retries: 0, label });

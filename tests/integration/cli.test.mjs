@@ -19,8 +19,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { BIN_DIR, endpoint, freePort, hdr, startStack, test, waitFor } from './lib/stack.mjs';
-import { startWorkflowApp } from '../compat/lib/wfapp.mjs';
-import { counter, uid } from '../compat/lib/wf.mjs';
+import { repairRoute, startWorkflowApp } from '../compat/lib/wfapp.mjs';
+import { uid } from '../compat/lib/wf.mjs';
 
 const SIGNING_SECRET = 'sig_cli_current_do_not_print';
 let stack, ep, app, cbOk = false;
@@ -306,18 +306,7 @@ test('dlq delete: by id, unknown id, by filter with --dry-run first', async () =
 });
 
 test('trigger, runs get/list, dlq resume and restart on real failed workflow runs', async () => {
-  const broken = new Set();
-  const ran = counter();
-  const url = app.route('/cli-repair', async (context) => {
-    const { tag } = context.requestPayload;
-    const a = await context.run('r-1', () => { ran.bump(`${tag}:r-1`); return 'one'; });
-    const b = await context.run('r-2', () => {
-      ran.bump(`${tag}:r-2`);
-      if (broken.has(tag)) throw new Error(`r-2 broken for ${tag}`);
-      return `${a}-two`;
-    });
-    return await context.run('r-3', () => { ran.bump(`${tag}:r-3`); return `${b}-three`; });
-  });
+  const { url, broken, ran } = repairRoute(app, '/cli-repair');
   const failRun = async (tag, label) => {
     broken.add(tag);
     const res = await cli(['trigger', url, '--body', JSON.stringify({ tag }), '--retries', '0', '--label', label]);

@@ -43,27 +43,31 @@ static void test_duration(void) {
 }
 
 static void test_parse_time(void) {
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } good[] = {
+        {"1714564800123", 1714564800123LL},
+        {"2024-05-01", 1714521600000LL},
+        {"2024-05-01T12:00:00.123Z", 1714564800123LL},
+        {"2024-05-01 12:00", 1714564800000LL},
+        {"2024-05-01T14:00:00+02:00", 1714564800000LL},
+        {"2024-05-01T07:30:00-0430", 1714564800000LL},
+        {"2024-05-01T12:00:00.1Z", 1714564800100LL},
+        {"2024-05-01T12:00:00,123456789Z", 1714564800123LL},
+        {"2024-02-29", 1709164800000LL}, /* leap year */
+        {"1970-01-01T00:00:00Z", 0},
+    };
     int64_t ms = -1;
     const char *why = NULL;
-    CHECK_INT(sf_out_parse_time("1714564800123", &ms, &why), 0);
-    CHECK_INT(ms, 1714564800123LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01", &ms, NULL), 0);
-    CHECK_INT(ms, 1714521600000LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T12:00:00.123Z", &ms, NULL), 0);
-    CHECK_INT(ms, 1714564800123LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01 12:00", &ms, NULL), 0);
-    CHECK_INT(ms, 1714564800000LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T14:00:00+02:00", &ms, NULL), 0);
-    CHECK_INT(ms, 1714564800000LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T07:30:00-0430", &ms, NULL), 0);
-    CHECK_INT(ms, 1714564800000LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T12:00:00.1Z", &ms, NULL), 0);
-    CHECK_INT(ms, 1714564800100LL);
-    CHECK_INT(sf_out_parse_time("2024-05-01T12:00:00,123456789Z", &ms, NULL), 0);
-    CHECK_INT(ms, 1714564800123LL);
-    CHECK_INT(sf_out_parse_time("2024-02-29", &ms, NULL), 0); /* leap year */
-    CHECK_INT(sf_out_parse_time("1970-01-01T00:00:00Z", &ms, NULL), 0);
-    CHECK_INT(ms, 0);
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ms = -1;
+        if (sf_out_parse_time(good[i].in, &ms, &why) != 0 ||
+            ms != good[i].ms)
+            fprintf(stderr, "  input: '%s'\n", good[i].in);
+        CHECK_INT(sf_out_parse_time(good[i].in, &ms, &why), 0);
+        CHECK_INT(ms, good[i].ms);
+    }
     /* Refused, "ms" untouched. */
     ms = 42;
     const char *bad[] = {"", "-5", "1e3", "12ab", "2024-", "2024-5-01",

@@ -10,6 +10,7 @@
 // count attempts and read what serve() replied.
 import express from 'express';
 import { serve } from '@upstash/workflow/express';
+import { counter } from './wf.mjs';
 
 /**
  * Starts the app.  opts: { env } = the serve() environment (QSTASH_URL,
@@ -81,4 +82,28 @@ export function reqHeader(rec, name) {
 export function isFailureCall(rec) {
   return reqHeader(rec, 'Upstash-Workflow-Is-Failure') === 'true' ||
     Boolean(reqHeader(rec, 'Upstash-Workflow-Failure-Callback'));
+}
+
+/**
+ * Mounts the "repair" workflow at `path` of `app` (startWorkflowApp's
+ * result), for resume and restart tests: steps r-1 -> 'one', r-2 ->
+ * 'one-two', r-3 -> 'one-two-three' (the run's result), the payload's
+ * `tag` naming the run.  r-2 throws while `broken` holds the tag; `ran`
+ * counts each step's executions as '<tag>:<step>'.
+ * Returns { url, broken, ran }.
+ */
+export function repairRoute(app, path) {
+  const broken = new Set();
+  const ran = counter();
+  const url = app.route(path, async (context) => {
+    const { tag } = context.requestPayload;
+    const a = await context.run('r-1', () => { ran.bump(`${tag}:r-1`); return 'one'; });
+    const b = await context.run('r-2', () => {
+      ran.bump(`${tag}:r-2`);
+      if (broken.has(tag)) throw new Error(`r-2 broken for ${tag}`);
+      return `${a}-two`;
+    });
+    return await context.run('r-3', () => { ran.bump(`${tag}:r-3`); return `${b}-three`; });
+  });
+  return { url, broken, ran };
 }
