@@ -312,6 +312,17 @@ static int parse_bool(const char *s, int *out) {
 }
 
 /* Validates "rv" for setting "id" and stores it in "cfg". */
+
+/* A listen address "HOST:PORT" (port 0 = any free port) of setting "src". */
+static sf_status parse_listen(const char *v, const char *src, char *host,
+                              size_t host_size, int *port, sf_err *err) {
+    const char *why = split_host_port(v, strlen(v), host, host_size, port, 0, 1);
+    if (!why) return SF_OK;
+    sf_err_set(err, "invalid %s \"%.64s\": %s (expected HOST:PORT)", src, v,
+               why);
+    return SF_INVALID;
+}
+
 static sf_status apply(sf_config *cfg, setting_id id, const raw_value *rv,
                        sf_err *err) {
     const setting *s = &settings[id];
@@ -354,15 +365,8 @@ static sf_status apply(sf_config *cfg, setting_id id, const raw_value *rv,
             copy_checked(cfg->prefix, sizeof(cfg->prefix), v);
         break;
     case S_LISTEN:
-        why = split_host_port(v, strlen(v), cfg->listen_host,
-                              sizeof(cfg->listen_host), &cfg->listen_port, 0,
-                              1);
-        if (why) {
-            sf_err_set(err, "invalid %s \"%.64s\": %s (expected HOST:PORT)",
-                       src, v, why);
-            return SF_INVALID;
-        }
-        break;
+        return parse_listen(v, src, cfg->listen_host, sizeof(cfg->listen_host),
+                            &cfg->listen_port, err);
     case S_TOKEN:
     case S_CURRENT_KEY:
     case S_NEXT_KEY: {
@@ -405,15 +409,8 @@ static sf_status apply(sf_config *cfg, setting_id id, const raw_value *rv,
             cfg->metrics_port = -1;
             break;
         }
-        why = split_host_port(v, strlen(v), cfg->metrics_host,
-                              sizeof(cfg->metrics_host), &cfg->metrics_port, 0,
-                              1);
-        if (why) {
-            sf_err_set(err, "invalid %s \"%.64s\": %s (expected HOST:PORT)",
-                       src, v, why);
-            return SF_INVALID;
-        }
-        break;
+        return parse_listen(v, src, cfg->metrics_host,
+                            sizeof(cfg->metrics_host), &cfg->metrics_port, err);
     case S_LOG_FORMAT: /* stored lowercase: callers compare it as is */
         if (strcasecmp(v, "json") && strcasecmp(v, "text"))
             why = "expected json or text";
