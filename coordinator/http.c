@@ -351,32 +351,14 @@ void sf_http_free(sf_http *h) {
 int sf_http_port(const sf_http *h) { return h->port; }
 
 void sf_http_reply_json(struct evhttp_request *req, int status, json_t *body) {
-    struct evbuffer *out = evbuffer_new();
+    static const char failed[] = "{\"error\":\"cannot encode reply\"}";
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (!text) {
-        status = 500;
-        text = strdup("{\"error\":\"cannot encode reply\"}");
-    }
-    struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
-    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-        /* evhttp would send a HEAD reply's body too: only its length. */
-        char len[32];
-        snprintf(len, sizeof(len), "%zu", text ? strlen(text) : (size_t)0);
-        evhttp_add_header(hdrs, "Content-Length", len);
-    } else if (out && text) {
-        evbuffer_add(out, text, strlen(text));
-    }
+    if (text)
+        sf_http_send(req, status, "application/json", text, strlen(text));
+    else
+        sf_http_send(req, 500, "application/json", failed, sizeof(failed) - 1);
     free(text);
-    evhttp_add_header(hdrs, "Content-Type", "application/json");
-    const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
-                       : status == 401 ? "Unauthorized" : status == 404 ? "Not Found"
-                       : status == 405 ? "Method Not Allowed"
-                       : status == 409 ? "Conflict"
-                       : status == 413 ? "Payload Too Large"
-                       : status == 503 ? "Service Unavailable" : "Error";
-    evhttp_send_reply(req, status, reason, out);
-    if (out) evbuffer_free(out);
 }
 
 void sf_http_reply_error(struct evhttp_request *req, int status,

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include "coord.h"
 #include "err.h"
+#include "http_reply.h"
 
 /* A route handler; "tail" is the rest of the raw URI after the route's
  * prefix (for the prefix routes: the publish destination or a dlqId),

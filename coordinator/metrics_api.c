@@ -2,7 +2,6 @@
  * metrics_api.h for what is counted and when Redis is written). */
 #include "metrics_api.h"
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <stdio.h>
@@ -278,19 +277,5 @@ void sf_api_metrics(sf_coord *c, struct evhttp_request *req, const char *tail) {
         sf_http_reply_error(req, 503, "metrics unavailable");
         return;
     }
-    sf_buf text;
-    sf_buf_init(&text);
-    sf_metrics_render(m->reg, &text);
-    struct evbuffer *out = evbuffer_new();
-    if (!out || (text.len && evbuffer_add(out, text.data, text.len) != 0)) {
-        if (out) evbuffer_free(out);
-        sf_buf_cleanup(&text);
-        sf_http_reply_error(req, 500, "out of memory");
-        return;
-    }
-    sf_buf_cleanup(&text);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; version=0.0.4; charset=utf-8");
-    evhttp_send_reply(req, 200, "OK", out);
-    evbuffer_free(out);
+    sf_http_send_metrics(req, m->reg);
 }

@@ -4,8 +4,6 @@
  * the file included) without a body. */
 #include "ui.h"
 
-#include <event2/buffer.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
@@ -62,11 +60,6 @@ void sf_api_ui(sf_coord *c, struct evhttp_request *req, const char *tail) {
     const char *name = tail[0] ? tail : "index.html";
     size_t len = strcspn(name, "?#");
     const sf_ui_asset *a = sf_ui_find(name, len);
-    int head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
-    if (!a && head) {
-        evhttp_send_reply(req, 404, "Not Found", NULL);
-        return;
-    }
     if (!a) {
         sf_http_reply_error(req, 404, "no such dashboard file");
         return;
@@ -75,25 +68,8 @@ void sf_api_ui(sf_coord *c, struct evhttp_request *req, const char *tail) {
     const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req),
                                          "If-None-Match");
     add_common_headers(out, a);
-    if (sf_ui_etag_matches(inm, a->etag)) {
-        evhttp_send_reply(req, 304, "Not Modified", NULL);
-        return;
-    }
-    evhttp_add_header(out, "Content-Type", a->content_type);
-    if (head) {
-        char clen[32];
-        snprintf(clen, sizeof(clen), "%zu", a->len);
-        evhttp_add_header(out, "Content-Length", clen);
-        evhttp_send_reply(req, 200, "OK", NULL);
-        return;
-    }
-    struct evbuffer *body = evbuffer_new();
-    if (!body) {
-        sf_http_reply_error(req, 500, "out of memory");
-        return;
-    }
-    /* the table is static: no copy */
-    evbuffer_add_reference(body, a->data, a->len, NULL, NULL);
-    evhttp_send_reply(req, 200, "OK", body);
-    evbuffer_free(body);
+    if (sf_ui_etag_matches(inm, a->etag))
+        sf_http_send(req, 304, NULL, NULL, 0);
+    else
+        sf_http_send(req, 200, a->content_type, a->data, a->len);
 }

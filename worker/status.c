@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "http_reply.h"
 #include "log.h"
 #include "util.h"
 
@@ -27,25 +28,6 @@ struct sf_status_srv {
     int port;
 };
 
-/* Sends "body" (a NUL-terminated text, "len" bytes) with "status". */
-static void reply(struct evhttp_request *req, int status, const char *type,
-                  const char *body, size_t len) {
-    struct evbuffer *out = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      type);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
-                      "no-store");
-    /* evhttp would send the body of a HEAD reply too. */
-    if (out && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
-        evbuffer_add(out, body, len);
-    const char *reason = status == 200   ? "OK"
-                         : status == 404 ? "Not Found"
-                         : status == 405 ? "Method Not Allowed"
-                                         : "Service Unavailable";
-    evhttp_send_reply(req, status, reason, out);
-    if (out) evbuffer_free(out);
-}
-
 /* {"<key>":"<text>"}; "text" is one of our own static strings (no quotes
  * or backslashes to escape). */
 static void reply_json(struct evhttp_request *req, int status, const char *key,
@@ -54,20 +36,13 @@ static void reply_json(struct evhttp_request *req, int status, const char *key,
     int n = snprintf(body, sizeof(body), "{\"%s\":\"%s\"}\n", key, text);
     size_t len = n < 0 ? 0 : (size_t)n >= sizeof(body) ? sizeof(body) - 1
                                                         : (size_t)n;
-    reply(req, status, "application/json", body, len);
-}
-
-static void metrics_page(sf_status_srv *s, struct evhttp_request *req) {
-    sf_buf b;
-    sf_buf_init(&b);
-    sf_metrics_render(s->metrics, &b);
-    reply(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-          b.data ? b.data : "", b.len);
-    sf_buf_cleanup(&b);
+    sf_http_send(req, status, "application/json", body, len);
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {
     sf_status_srv *s = arg;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
+                      "no-store");
     const char *uri = evhttp_request_get_uri(req);
     if (!uri) uri = "";
     size_t path_len = strcspn(uri, "?#");
@@ -91,7 +66,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
     }
     switch (path) {
     case P_METRICS:
-        metrics_page(s, req);
+        sf_http_send_metrics(req, s->metrics);
         break;
     case P_HEALTHZ:
         reply_json(req, 200, "status", "ok");

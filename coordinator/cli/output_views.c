@@ -98,6 +98,13 @@ static void kv(FILE *f, const char *label, const char *value) {
                               : "-");
 }
 
+/* "label:" and the labels of "obj" (labels_text). */
+static void kv_labels(FILE *f, const json_t *obj) {
+    char labels[256];
+    labels_text(obj, labels, sizeof(labels));
+    kv(f, "label:", labels);
+}
+
 static void kv_json(FILE *f, const char *label, const json_t *v) {
     char clip[SF_OUT_BODY_WIDTH * 4 + 8];
     json_text(v, SF_OUT_BODY_WIDTH, clip, sizeof(clip));
@@ -224,13 +231,11 @@ static void print_cb_error(FILE *f, size_t i, const json_t *e) {
 
 void sf_out_dlq_entry(FILE *f, const json_t *m) {
     if (!object_or_say(f, m, "a DLQ entry")) return;
-    char labels[256];
     kv_scalar(f, "dlqId:", m, "dlqId");
     kv_scalar(f, "messageId:", m, "messageId");
     kv_scalar(f, "url:", m, "url");
     kv_scalar(f, "method:", m, "method");
-    labels_text(m, labels, sizeof(labels));
-    kv(f, "label:", labels);
+    kv_labels(f, m);
     kv_time(f, "createdAt:", m, "createdAt");
     kv_time(f, "dlqAt:", m, "dlqAt");
     kv_scalar(f, "reason:", m, "reason");
@@ -419,7 +424,7 @@ static void print_run_steps(FILE *f, const json_t *run) {
 
 void sf_out_run(FILE *f, const json_t *run) {
     if (!object_or_say(f, run, "a workflow run")) return;
-    char dur[24], labels[256];
+    char dur[24];
     kv_scalar(f, "workflowRunId:", run, "workflowRunId");
     kv_scalar(f, "workflowUrl:", run, "workflowUrl");
     kv_scalar(f, "state:", run, "workflowState");
@@ -427,8 +432,7 @@ void sf_out_run(FILE *f, const json_t *run) {
     kv_time(f, "completedAt:", run, "workflowRunCompletedAt");
     run_duration(run, dur, sizeof(dur));
     kv(f, "duration:", dur);
-    labels_text(run, labels, sizeof(labels));
-    kv(f, "label:", labels);
+    kv_labels(f, run);
     kv_scalar(f, "dlqId:", run, "dlqId");
     kv_json(f, "response:", json_object_get(run, "workflowRunResponse"));
     print_run_steps(f, run);
