@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 #define K_WORKER (1u << SF_PROC_WORKER)
@@ -29,6 +30,7 @@ typedef enum setting_id {
     S_CURRENT_KEY, S_NEXT_KEY, S_MAX_BODY, S_DEFAULT_TIMEOUT, S_MAX_TIMEOUT,
     S_CLAIM_IDLE, S_DRAIN, S_DLQ_BODY, S_DEDUP_TTL, S_CONSUMER, S_LOG_LEVEL,
     S_WF_RETENTION, S_WF_INLINE, S_METRICS_LISTEN, S_LOG_FORMAT,
+    S_REDIS_PASSWORD,
     S_COUNT
 } setting_id;
 
@@ -42,6 +44,8 @@ typedef struct setting {
     int secret;         /* never echo the value */
     const char *help;
 } setting;
+
+_Static_assert(S_COUNT <= SF_CONFIG_MAX_SETTINGS, "sf_config.raw is too small");
 
 static const setting settings[S_COUNT] = {
     [S_REDIS_URL] = {"redis-url", "STEPFLOW_REDIS_URL", K_BOTH, "URL",
@@ -102,6 +106,10 @@ static const setting settings[S_COUNT] = {
     [S_LOG_FORMAT] = {"log-format", "STEPFLOW_LOG_FORMAT", K_BOTH, "FORMAT",
                       "json", 1, 0, 0,
                       "json (one object per line) or text (key=value)"},
+    [S_REDIS_PASSWORD] = {"redis-password", "STEPFLOW_REDIS_PASSWORD", K_BOTH,
+                          "PASSWORD", "", 1, 0, 1,
+                          "Redis password; replaces the URL's (for a "
+                          "Secret: no URL escaping)"},
 };
 
 /* The raw text of one setting and where it came from. */
@@ -367,6 +375,15 @@ static sf_status apply(sf_config *cfg, setting_id id, const raw_value *rv,
     case S_LISTEN:
         return parse_listen(v, src, cfg->listen_host, sizeof(cfg->listen_host),
                             &cfg->listen_port, err);
+    case S_REDIS_PASSWORD: /* after S_REDIS_URL: it replaces the URL's */
+        if (!v[0]) break;
+        if (copy_checked(cfg->redis.password, sizeof(cfg->redis.password),
+                         v) < 0) {
+            sf_err_set(err, "invalid %s: longer than %zu bytes", src,
+                       sizeof(cfg->redis.password) - 1);
+            return SF_INVALID;
+        }
+        break;
     case S_TOKEN:
     case S_CURRENT_KEY:
     case S_NEXT_KEY: {
@@ -516,8 +533,11 @@ sf_status sf_config_load(sf_config *cfg, sf_process_kind kind, int argc,
                  settings[id].flag);
     }
 
-    for (int i = 0; i < S_COUNT; i++)
+    for (int i = 0; i < S_COUNT; i++) {
         if (apply(cfg, (setting_id)i, &raw[i], err) != SF_OK) return SF_INVALID;
+        /* the computed consumer name lives on this stack: keep the copy */
+        cfg->raw[i] = raw[i].text == consumer ? cfg->consumer : raw[i].text;
+    }
 
     if (cfg->default_timeout_ms > cfg->max_timeout_ms) {
         sf_err_set(err, "invalid %s \"%lld\": above max-timeout-ms (%lld)",
@@ -555,4 +575,113 @@ void sf_config_usage(sf_process_kind kind, const char *argv0) {
         printf("  %-28s %-30s %-24s %s\n", flag, s->env, def, s->help);
     }
     printf("  %-28s %-30s %-24s %s\n", "--help", "", "", "print this and exit");
+}
+
+/* ---- the start of main() ------------------------------------------------ */
+
+static const char *kind_name(sf_process_kind kind) {
+    return kind == SF_PROC_COORDINATOR ? "stepflow-coordinator"
+                                       : "stepflow-worker";
+}
+
+/* The setting whose variable is "name" (up to '='), or -1. */
+static int find_env(const char *name, size_t len) {
+    for (int i = 0; i < S_COUNT; i++)
+        if (strlen(settings[i].env) == len &&
+            memcmp(settings[i].env, name, len) == 0)
+            return i;
+    return -1;
+}
+
+/* Variables the CLI reads, which may share an environment with a process. */
+static int cli_variable(const char *name, size_t len) {
+    return len == strlen("STEPFLOW_URL") &&
+           memcmp(name, "STEPFLOW_URL", len) == 0;
+}
+
+int sf_config_env_problems(sf_process_kind kind, int strict,
+                           sf_config_env_fn fn, void *arg) {
+    extern char **environ;
+    unsigned bit = 1u << kind;
+    int n = 0;
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        if (len < 9 || memcmp(*e, "STEPFLOW_", 9) != 0) continue;
+        int id = find_env(*e, len);
+        const char *why = NULL;
+        if (id < 0 && !(cli_variable(*e, len) && !strict))
+            why = "unknown setting (see --help)";
+        else if (id >= 0 && strict && !(settings[id].kinds & bit))
+            why = kind == SF_PROC_COORDINATOR ? "used by the worker only"
+                                              : "used by the coordinator only";
+        if (!why) continue;
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", (int)(len > 120 ? 120 : len), *e);
+        fn(name, why, arg);
+        n++;
+    }
+    return n;
+}
+
+static void log_problem(const char *name, const char *why, void *arg) {
+    (void)arg;
+    sf_warn("config_env_ignored name=%s reason=%s", SF_LOGQ(name), SF_LOGQ(why));
+}
+
+static void print_problem(const char *name, const char *why, void *arg) {
+    fprintf(stderr, "%s: %s: %s\n", (const char *)arg, name, why);
+}
+
+/* Prints the settings "kind" uses with their values (the Redis URL without
+ * its password, secrets only as "(set)"). */
+static void print_effective(const sf_config *cfg, sf_process_kind kind) {
+    unsigned bit = 1u << kind;
+    for (int i = 0; i < S_COUNT; i++) {
+        const setting *s = &settings[i];
+        if (!(s->kinds & bit)) continue;
+        const char *v = cfg->raw[i];
+        char masked[128];
+        if (i == S_REDIS_URL) {
+            mask_url(v, masked, sizeof(masked));
+            v = masked;
+        } else if (s->secret) {
+            v = v[0] ? "(set)" : "(none)";
+        }
+        printf("%-32s %s\n", s->env, v);
+    }
+}
+
+int sf_config_main(sf_config *cfg, sf_process_kind kind, int argc,
+                   char **argv) {
+    const char *me = kind_name(kind);
+    int check = 0, kept = 1;
+    sf_err err = {{0}};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            sf_config_usage(kind, argv[0]);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("%s %s\n", me, SF_VERSION);
+            return 0;
+        }
+        if (strcmp(argv[i], "--check-config") == 0) check = 1;
+        else argv[kept++] = argv[i]; /* the loader never sees it */
+    }
+    argc = kept;
+    if (sf_config_load(cfg, kind, argc, argv, &err) != SF_OK) {
+        fprintf(stderr, "%s: %s\n", me, err.msg);
+        return 2;
+    }
+    if (!check) {
+        sf_log_set_format(cfg->log_format); /* both checked by the loader */
+        sf_log_set_level(cfg->log_level);
+        sf_config_env_problems(kind, 0, log_problem, NULL);
+        return -1;
+    }
+    if (sf_config_env_problems(kind, 1, print_problem, (void *)me) > 0)
+        return 2;
+    print_effective(cfg, kind);
+    return 0;
 }

@@ -23,6 +23,8 @@ typedef struct sf_redis_addr {
     int db;
 } sf_redis_addr;
 
+#define SF_CONFIG_MAX_SETTINGS 32
+
 typedef struct sf_config {
     sf_process_kind kind;
     char redis_url[1024];          /* STEPFLOW_REDIS_URL */
@@ -52,6 +54,8 @@ typedef struct sf_config {
     int metrics_port;              /* its port; -1 = no listener (default) */
     char log_format[8];            /* STEPFLOW_LOG_FORMAT: "json" / "text"
                                       (lowercase whatever was written) */
+    const char *raw[SF_CONFIG_MAX_SETTINGS]; /* each setting's text as
+                                      given (environment, argv or default) */
 } sf_config;
 
 /* Fills "cfg" with defaults, then the environment, then "argv" flags.
@@ -62,6 +66,23 @@ sf_status sf_config_load(sf_config *cfg, sf_process_kind kind, int argc,
 
 /* Parses "redis://[user:password@]host:port[/db]" into "out". */
 sf_status sf_redis_url_parse(const char *url, sf_redis_addr *out, sf_err *err);
+
+/* The start of both processes' main(): handles --help, --version and
+ * --check-config, then loads "cfg".  Returns -1 when the process should go
+ * on (logging set up, unknown STEPFLOW_* variables logged as warnings),
+ * else its exit code: 0 after --help, --version or a clean
+ * --check-config (which prints the effective settings, secrets as "(set)"),
+ * 2 on a bad configuration (the reason printed on stderr).  --check-config
+ * also fails on any STEPFLOW_* variable the process does not use. */
+int sf_config_main(sf_config *cfg, sf_process_kind kind, int argc,
+                   char **argv);
+
+/* Calls "fn" for each STEPFLOW_* variable in the environment that is not a
+ * setting ("strict": or not one "kind" uses), with a reason; returns how
+ * many.  Processes log these at start: a misspelt name is otherwise silent. */
+typedef void (*sf_config_env_fn)(const char *name, const char *why, void *arg);
+int sf_config_env_problems(sf_process_kind kind, int strict,
+                           sf_config_env_fn fn, void *arg);
 
 /* Prints the settings that apply to "kind" as `--flag  ENV  default  help`. */
 void sf_config_usage(sf_process_kind kind, const char *argv0);

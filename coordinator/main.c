@@ -150,24 +150,10 @@ static void dev_warning(const sf_config *cfg) {
 }
 
 int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            sf_config_usage(SF_PROC_COORDINATOR, argv[0]);
-            return 0;
-        }
-    }
     static sf_config cfg;
+    int rc = sf_config_main(&cfg, SF_PROC_COORDINATOR, argc, argv);
+    if (rc >= 0) return rc;
     sf_err err = {{0}};
-    if (sf_config_load(&cfg, SF_PROC_COORDINATOR, argc, argv, &err) != SF_OK) {
-        fprintf(stderr, "stepflow-coordinator: %s\n", err.msg);
-        return 2;
-    }
-    if (!cfg.dev && !cfg.token[0]) {
-        fprintf(stderr, "stepflow-coordinator: STEPFLOW_TOKEN is required (or --dev)\n");
-        return 2;
-    }
-    sf_log_set_format(cfg.log_format);
-    sf_log_set_level(cfg.log_level);
     if (cfg.dev) dev_warning(&cfg);
     signal(SIGPIPE, SIG_IGN);
 

@@ -29,20 +29,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 }
 
 int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            sf_config_usage(SF_PROC_WORKER, argv[0]);
-            return 0;
-        }
-    }
     sf_config cfg;
+    int rc = sf_config_main(&cfg, SF_PROC_WORKER, argc, argv);
+    if (rc >= 0) return rc;
     sf_err err = {{0}};
-    if (sf_config_load(&cfg, SF_PROC_WORKER, argc, argv, &err) != SF_OK) {
-        fprintf(stderr, "stepflow-worker: %s\n", err.msg);
-        return 2;
-    }
-    sf_log_set_format(cfg.log_format); /* both checked by sf_config_load */
-    sf_log_set_level(cfg.log_level);
     sf_log_hook_libevent();
     signal(SIGPIPE, SIG_IGN);
 

@@ -689,6 +689,9 @@ static int cmd_inspect(sf_cli_ctx *ctx, const sf_cli_args *a) {
     sf_err err = {{0}};
     if (sf_redis_url_parse(url, &addr, &err) != SF_OK)
         return sf_cli_usage_error(ctx->cmd, "bad Redis URL: %s", err.msg);
+    const char *password = getenv("STEPFLOW_REDIS_PASSWORD"); /* as the */
+    if (password && *password)                      /* processes read it */
+        snprintf(addr.password, sizeof(addr.password), "%s", password);
 
     insp x = {.prefix = prefix};
     cli_prefix(&x, &addr);

@@ -13,7 +13,8 @@ static const char *all_env[] = {
     "STEPFLOW_MAX_BODY_BYTES", "STEPFLOW_DEFAULT_TIMEOUT_MS",
     "STEPFLOW_MAX_TIMEOUT_MS", "STEPFLOW_CLAIM_IDLE_MS", "STEPFLOW_DRAIN_MS",
     "STEPFLOW_DLQ_BODY_LIMIT", "STEPFLOW_DEDUP_TTL_S", "STEPFLOW_CONSUMER",
-    "STEPFLOW_LOG_LEVEL", "STEPFLOW_LOG_FORMAT",
+    "STEPFLOW_LOG_LEVEL", "STEPFLOW_LOG_FORMAT", "STEPFLOW_REDIS_PASSWORD",
+    "STEPFLOW_CONCURENCY", "STEPFLOW_URL",
 };
 
 static void clear_env(void) {
@@ -276,6 +277,61 @@ static void test_redis_urls(void) {
     clear_env();
 }
 
+static void test_redis_password(void) {
+    sf_config c;
+    sf_err err;
+    clear_env();
+    /* a Secret's password needs no URL escaping and replaces the URL's */
+    setenv("STEPFLOW_REDIS_URL", "redis://bob:old@10.0.0.1:6380", 1);
+    setenv("STEPFLOW_REDIS_PASSWORD", "p@ss/w:rd%", 1);
+    CHECK_INT(load(&c, SF_PROC_WORKER, &err, NULL), SF_OK);
+    CHECK_STR(c.redis.user, "bob");
+    CHECK_STR(c.redis.password, "p@ss/w:rd%");
+    CHECK_STR(c.redis.host, "10.0.0.1");
+    const char *flag[] = {"--redis-password=fromflag", NULL};
+    CHECK_INT(load(&c, SF_PROC_WORKER, &err, flag), SF_OK);
+    CHECK_STR(c.redis.password, "fromflag");
+    /* empty = the URL's own */
+    setenv("STEPFLOW_REDIS_PASSWORD", "", 1);
+    CHECK_INT(load(&c, SF_PROC_WORKER, &err, NULL), SF_OK);
+    CHECK_STR(c.redis.password, "old");
+    clear_env();
+}
+
+typedef struct seen {
+    int unknown, other, cli;
+} seen;
+
+static void count_problem(const char *name, const char *why, void *arg) {
+    seen *s = arg;
+    if (strcmp(name, "STEPFLOW_CONCURENCY") == 0 && strstr(why, "unknown"))
+        s->unknown++;
+    if (strcmp(name, "STEPFLOW_CONCURRENCY") == 0 && strstr(why, "worker"))
+        s->other++;
+    if (strcmp(name, "STEPFLOW_URL") == 0) s->cli++;
+}
+
+static void test_env_problems(void) {
+    clear_env();
+    setenv("STEPFLOW_CONCURENCY", "5", 1); /* misspelt */
+    setenv("STEPFLOW_CONCURRENCY", "5", 1); /* the worker's */
+    setenv("STEPFLOW_URL", "http://x", 1);  /* the CLI's */
+    seen s = {0};
+    sf_config_env_problems(SF_PROC_COORDINATOR, 0, count_problem, &s);
+    CHECK_INT(s.unknown, 1);
+    CHECK_INT(s.other, 0); /* a shared environment is fine at start */
+    CHECK_INT(s.cli, 0);
+    memset(&s, 0, sizeof(s));
+    sf_config_env_problems(SF_PROC_COORDINATOR, 1, count_problem, &s);
+    CHECK_INT(s.unknown, 1);
+    CHECK_INT(s.other, 1); /* --check-config is strict */
+    CHECK_INT(s.cli, 1);
+    memset(&s, 0, sizeof(s));
+    sf_config_env_problems(SF_PROC_WORKER, 1, count_problem, &s);
+    CHECK_INT(s.other, 0);
+    clear_env();
+}
+
 static void test_coordinator_token(void) {
     sf_config c;
     sf_err err;
@@ -315,4 +371,5 @@ static void test_usage_prints(void) {
 
 TEST_MAIN(T(test_defaults), T(test_env_then_flags), T(test_bad_values),
           T(test_secrets_not_echoed), T(test_redis_urls),
+          T(test_redis_password), T(test_env_problems),
           T(test_coordinator_token), T(test_usage_prints))
