@@ -440,6 +440,37 @@ static void keepalive(sf_reader *r, int all) {
     }
 }
 
+static void prune_cb(redisAsyncContext *c, void *reply, void *privdata) {
+    (void)c;
+    const redisReply *rep = reply;
+    const sf_reader *r = privdata;
+    if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+        sf_info("consumers_pruned queue=%s count=%lld", r->tag,
+                (long long)rep->integer);
+    else if (rep && rep->type == REDIS_REPLY_ERROR)
+        sf_warn("consumers_prune_error queue=%s err=%s", r->tag,
+                SF_LOGQ(rep->str));
+}
+
+/* Removes the consumers of both groups that hold nothing pending and are
+ * this worker ("self": the end of its drain) or idle PRUNE_IDLE_MS (workers
+ * that are gone; consumers_prune.lua).  Nothing to resend: a lost call is
+ * repeated by the next prune, and a consumer left behind only costs a row
+ * in XINFO CONSUMERS. */
+static void prune_consumers(sf_worker *w, int self) {
+    for (int q = 0; q < 2; q++) {
+        sf_reader *r = &w->readers[q];
+        sf_cmd c;
+        sf_cmd_init(&c, sf_lua_consumers_prune, 1);
+        sf_cmd_adds(&c, r->keys.stream);
+        sf_cmd_adds(&c, SF_GROUP_WORKERS);
+        sf_cmd_adds(&c, self ? w->cfg.consumer : "");
+        sf_cmd_addi(&c, PRUNE_IDLE_MS);
+        (void)sf_cmd_send(&c, w->main, prune_cb, r);
+        sf_cmd_cleanup(&c);
+    }
+}
+
 static void claim_timer_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
@@ -447,6 +478,11 @@ static void claim_timer_cb(evutil_socket_t fd, short what, void *arg) {
     for (int q = 0; q < 2; q++) {
         keepalive(&w->readers[q], 0);
         if (!w->stopping) claim(&w->readers[q]);
+    }
+    if (!w->stopping && sf_mono_us() >= w->prune_due_us &&
+        sf_rconn_is_up(w->main)) {
+        prune_consumers(w, 0);
+        w->prune_due_us = sf_mono_us() + (int64_t)PRUNE_EVERY_MS * 1000;
     }
     int64_t period = w->cfg.claim_idle_ms / 4;
     sf_timer_in(w->claim_ev, period < 100 ? 100 : period);
@@ -560,6 +596,8 @@ static int drained(const sf_worker *w) {
  * takes the worker off the list; the loop ends when it answered or after
  * LEAVE_WAIT_MS (drain_cb). */
 static void leave(sf_worker *w) {
+    /* before the heartbeat's call on the same link: answered before it */
+    if (sf_rconn_is_up(w->main)) prune_consumers(w, 1);
     w->leaving = 1;
     w->leave_deadline_us = sf_mono_us() + (int64_t)LEAVE_WAIT_MS * 1000;
     sf_heartbeat_leave(w->hb);
@@ -662,6 +700,7 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     w->cfg = *cfg;
     w->base = base;
     w->started_ms = sf_now_ms();
+    w->prune_due_us = sf_mono_us() + 60 * 1000000LL; /* after the start's rush */
     sf_loop_watch_init(&w->loop, sf_mono_us());
     w->metrics = sf_metrics_new();
     sf_assert(w->metrics);

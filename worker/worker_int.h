@@ -42,6 +42,8 @@
                          (resent by the tick, TICK_MS apart) */
 #define LEAVE_WAIT_MS 1000 /* exit: wait this long for the heartbeat's
                               last call (the worker leaves the list) */
+#define PRUNE_EVERY_MS (10 * 60 * 1000) /* consumers_prune.lua: how often */
+#define PRUNE_IDLE_MS (60 * 60 * 1000)  /* and the idle time that counts */
 
 /* What became of a delivery (stepflow_deliveries_total{outcome}), counted
  * once, where delivery.c decides it:
@@ -190,6 +192,7 @@ struct sf_worker {
     int stopping, closing, handed_back, policy_checked;
     int leaving; /* drained: the heartbeat's last call is out */
     int64_t drain_deadline_us, leave_deadline_us;
+    int64_t prune_due_us; /* next consumers_prune.lua of both groups */
     int64_t started_ms; /* wall clock at sf_worker_new */
     sf_loop_watch loop; /* stamped by the 1 s tick (readiness) */
     struct sf_flow *flow; /* flow control (flow.h) */

@@ -3,7 +3,8 @@
 // a check whose reply comes back after the drain's hand-back starts nothing.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { startStack, endpoint, waitFor, test, hdr, mp, sleep } from './lib/stack.mjs';
+import fs from 'node:fs';
+import { startStack, endpoint, waitFor, test, hdr, mp, sleep, pairs } from './lib/stack.mjs';
 
 let stack, ep;
 before(async () => {
@@ -103,6 +104,11 @@ test('SIGTERM drains in-flight deliveries, exits 0, loses nothing', async () => 
   assert.ok(r.ms < 8000 + 4000, `exited within the grace period (${r.ms} ms)`);
   // Everything it started was finished and acked, the rest handed back.
   assert.equal(await pendingOf(w.consumer), 0, 'no entries left pending on the drained worker');
+  // ... and it left both groups (a rolling restart would pile them up).
+  for (const q of ['{msg}', '{dlq}:cb']) {
+    const rows = (await stack.redis.call('XINFO', 'CONSUMERS', stack.key(`${q}:stream`), 'workers')).map(pairs);
+    assert.ok(!rows.some((c) => c.name === w.consumer), `${w.consumer} still in ${q}: ${JSON.stringify(rows)}`);
+  }
 
   await stack.startWorker({ STEPFLOW_CONCURRENCY: '50' });
   const want = new Set(ids);
@@ -150,6 +156,30 @@ test('SIGTERM: a flow-control acquire answered after the hand-back starts no att
   } finally {
     await s2.stop();
   }
+});
+
+test('consumers_prune.lua: consumers with nothing pending leave the group, never one with pending entries', async () => {
+  const stream = stack.key('prunetest:stream');
+  await stack.redis.call('XGROUP', 'CREATE', stream, 'g', '$', 'MKSTREAM');
+  await stack.redis.call('XADD', stream, '*', 'f', '1');
+  await stack.redis.call('XREADGROUP', 'GROUP', 'g', 'busy', 'COUNT', '1', 'STREAMS', stream, '>');
+  await stack.redis.call('XGROUP', 'CREATECONSUMER', stream, 'g', 'gone');
+  await stack.redis.call('XGROUP', 'CREATECONSUMER', stream, 'g', 'fresh');
+  await stack.redis.call('XGROUP', 'CREATECONSUMER', stream, 'g', 'me');
+  const script = fs.readFileSync(new URL('../../common/lua/consumers_prune.lua', import.meta.url), 'utf8');
+  const names = async () => (await stack.redis.call('XINFO', 'CONSUMERS', stream, 'g')).map(pairs).map((c) => c.name).sort();
+  // a long idle threshold: only the leaving consumer goes
+  assert.equal(Number(await stack.redis.call('EVAL', script, '1', stream, 'g', 'me', '3600000')), 1);
+  assert.deepEqual(await names(), ['busy', 'fresh', 'gone']);
+  // idle threshold 0: every consumer without pending entries goes, 'busy' stays
+  await sleep(5);
+  assert.equal(Number(await stack.redis.call('EVAL', script, '1', stream, 'g', '', '0')), 2);
+  assert.deepEqual(await names(), ['busy']);
+  // the pending entry is still there to be reclaimed
+  const p = await stack.redis.call('XPENDING', stream, 'g');
+  assert.equal(Number(p[0]), 1);
+  // no stream / no group: 0, no error
+  assert.equal(Number(await stack.redis.call('EVAL', script, '1', stack.key('nostream'), 'g', 'x', '0')), 0);
 });
 
 test('remaining processes exit 0 on SIGTERM', async () => {
