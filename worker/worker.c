@@ -453,10 +453,10 @@ static void prune_cb(redisAsyncContext *c, void *reply, void *privdata) {
 }
 
 /* Removes the consumers of both groups that hold nothing pending and are
- * this worker ("self": the end of its drain) or idle PRUNE_IDLE_MS (workers
- * that are gone; consumers_prune.lua).  Nothing to resend: a lost call is
- * repeated by the next prune, and a consumer left behind only costs a row
- * in XINFO CONSUMERS. */
+ * this worker ("self": the end of its drain) or idle for
+ * SF_CONSUMER_PRUNE_IDLE_MS (workers that are gone; consumers_prune.lua).
+ * Nothing to resend: a lost call is repeated by the next prune, and a
+ * consumer left behind only costs a row in XINFO CONSUMERS. */
 static void prune_consumers(sf_worker *w, int self) {
     for (int q = 0; q < 2; q++) {
         sf_reader *r = &w->readers[q];
@@ -465,7 +465,7 @@ static void prune_consumers(sf_worker *w, int self) {
         sf_cmd_adds(&c, r->keys.stream);
         sf_cmd_adds(&c, SF_GROUP_WORKERS);
         sf_cmd_adds(&c, self ? w->cfg.consumer : "");
-        sf_cmd_addi(&c, PRUNE_IDLE_MS);
+        sf_cmd_addi(&c, SF_CONSUMER_PRUNE_IDLE_MS);
         (void)sf_cmd_send(&c, w->main, prune_cb, r);
         sf_cmd_cleanup(&c);
     }
@@ -482,7 +482,8 @@ static void claim_timer_cb(evutil_socket_t fd, short what, void *arg) {
     if (!w->stopping && sf_mono_us() >= w->prune_due_us &&
         sf_rconn_is_up(w->main)) {
         prune_consumers(w, 0);
-        w->prune_due_us = sf_mono_us() + (int64_t)PRUNE_EVERY_MS * 1000;
+        w->prune_due_us =
+            sf_mono_us() + (int64_t)SF_CONSUMER_PRUNE_EVERY_MS * 1000;
     }
     int64_t period = w->cfg.claim_idle_ms / 4;
     sf_timer_in(w->claim_ev, period < 100 ? 100 : period);

@@ -42,8 +42,6 @@
                          (resent by the tick, TICK_MS apart) */
 #define LEAVE_WAIT_MS 1000 /* exit: wait this long for the heartbeat's
                               last call (the worker leaves the list) */
-#define PRUNE_EVERY_MS (10 * 60 * 1000) /* consumers_prune.lua: how often */
-#define PRUNE_IDLE_MS (60 * 60 * 1000)  /* and the idle time that counts */
 
 /* What became of a delivery (stepflow_deliveries_total{outcome}), counted
  * once, where delivery.c decides it:
