@@ -46,6 +46,10 @@ void sf_keys_signing(const char *prefix, char *out, size_t out_size) {
     snprintf(out, out_size, "%s:signing-keys", prefix);
 }
 
+void sf_keys_layout(const char *prefix, char *out, size_t out_size) {
+    snprintf(out, out_size, "%s:layout", prefix);
+}
+
 void sf_keys_fc_prefix(const char *prefix, char *out, size_t out_size) {
     snprintf(out, out_size, "%s:{msg}:fc:", prefix);
 }

@@ -134,4 +134,7 @@ void sf_keys_stats_minute(const char *prefix, int64_t minute_ms, char *out,
 /* "P:signing-keys" */
 void sf_keys_signing(const char *prefix, char *out, size_t out_size);
 
+/* "P:layout" (redis_checks.h) */
+void sf_keys_layout(const char *prefix, char *out, size_t out_size);
+
 #endif

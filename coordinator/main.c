@@ -20,6 +20,7 @@
 #include "http.h"
 #include "keys.h"
 #include "log.h"
+#include "redis_checks.h"
 #include "metrics_api.h"
 #include "util.h"
 #include "wf_sweep.h"
@@ -37,19 +38,6 @@ typedef struct app {
     int final_flush;                  /* the drain's last count write is sent */
 } app;
 
-static void on_config_get(redisAsyncContext *ac, void *reply, void *privdata) {
-    (void)ac, (void)privdata;
-    redisReply *r = reply;
-    /* CONFIG GET answers [name, value] */
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-        r->element[1]->type != REDIS_REPLY_STRING)
-        return;
-    if (strcmp(r->element[1]->str, "noeviction") != 0)
-        sf_warn("redis_maxmemory_policy policy=%s note=\"Redis may evict stepflow's "
-                "keys under memory pressure; set maxmemory-policy noeviction\"",
-                SF_LOGQ(r->element[1]->str));
-}
-
 static void on_group_created(redisAsyncContext *ac, void *reply, void *privdata) {
     (void)ac;
     redisReply *r = reply;
@@ -58,7 +46,8 @@ static void on_group_created(redisAsyncContext *ac, void *reply, void *privdata)
                  SF_LOGQ((const char *)privdata), SF_LOGQ(r->str));
 }
 
-/* On every (re)connect: the workers' groups exist, and a word on eviction. */
+/* On every (re)connect: the workers' groups exist, the layout version and
+ * the eviction policy are checked (redis_checks.h). */
 static void on_redis_state(sf_rconn *conn, int up, void *arg) {
     sf_coord *c = arg;
     if (!up) {
@@ -73,8 +62,7 @@ static void on_redis_state(sf_rconn *conn, int up, void *arg) {
     sf_rconn_commandf(conn, on_group_created, c->cbq.stream,
                       "XGROUP CREATE %s %s 0 MKSTREAM", c->cbq.stream,
                       SF_GROUP_WORKERS);
-    /* CONFIG GET maxmemory-policy */
-    sf_rconn_commandf(conn, on_config_get, NULL, "CONFIG GET maxmemory-policy");
+    sf_redis_checks(conn, c->cfg->prefix); /* layout version, eviction */
     sf_keys_api_seed(c); /* signing keys from the environment (HSETNX) */
     sf_coord_metrics_refresh(c->metrics); /* the figures at once */
 }

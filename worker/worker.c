@@ -11,6 +11,7 @@
 #include "flow.h"
 #include "heartbeat.h"
 #include "log.h"
+#include "redis_checks.h"
 #include "lua.h"
 #include "qstats_poll.h"
 #include "sigkeys.h"
@@ -491,20 +492,6 @@ static void claim_timer_cb(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- main connection, housekeeping --------------------------------------- */
 
-static void policy_cb(redisAsyncContext *c, void *reply, void *privdata) {
-    (void)c;
-    sf_worker *w = privdata;
-    redisReply *rep = reply;
-    if (w->closing || !rep || rep->type != REDIS_REPLY_ARRAY ||
-        rep->elements < 2 || !sf_reply_is_str(rep->element[1]))
-        return;
-    w->policy_checked = 1;
-    if (strcmp(rep->element[1]->str, "noeviction") != 0)
-        sf_warn("redis_maxmemory_policy policy=%s want=noeviction "
-                "note=\"Redis may evict queued messages\"",
-                SF_LOGQ(rep->element[1]->str));
-}
-
 static void main_state_cb(sf_rconn *c, int up, void *arg) {
     sf_worker *w = arg;
     if (w->closing) return;
@@ -512,8 +499,7 @@ static void main_state_cb(sf_rconn *c, int up, void *arg) {
     if (!up) return;
     if (!w->leaving) sf_heartbeat_beat(w->hb); /* alive as soon as it can */
     sf_qstats_poller_refresh(w->qstats); /* the cluster gauges at once */
-    if (!w->policy_checked)
-        sf_rconn_commandf(c, policy_cb, w, "CONFIG GET maxmemory-policy");
+    sf_redis_checks(c, w->cfg.prefix); /* layout version, eviction */
     /* While the link was down the entries we hold kept aging on the
      * server: reset their idle time before a peer's XAUTOCLAIM sees it. */
     for (int q = 0; q < 2; q++)

@@ -187,7 +187,7 @@ struct sf_worker {
     size_t acks_inflight;
     struct event *ack_ev, *tick_ev, *claim_ev, *drain_ev;
     int ack_timer_on;
-    int stopping, closing, handed_back, policy_checked;
+    int stopping, closing, handed_back;
     int leaving; /* drained: the heartbeat's last call is out */
     int64_t drain_deadline_us, leave_deadline_us;
     int64_t prune_due_us; /* next consumers_prune.lua of both groups */

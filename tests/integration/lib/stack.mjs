@@ -327,7 +327,7 @@ async function httpGetStatus(url, timeoutMs = 2000) {
 }
 
 /** A started stepflow-* process.  stop() = SIGTERM and wait; kill() = -9. */
-class Proc {
+export class Proc {
   constructor(name, bin, env, logDir, args = []) {
     this.name = name;
     this.logFile = path.join(logDir, `${name}.log`);
