@@ -299,6 +299,9 @@ test('containers: probes, resources, hardened security context, images, labels',
     }
     const coord = byComponent(objs, 'coordinator');
     assert.ok(coord.spec.replicas >= 2, `${d}: two coordinators`);
+    // The autoscaler owns the workers' replicas: a value here would be reset
+    // by every `kubectl apply` and fight it.
+    assert.equal(byComponent(objs, 'worker').spec.replicas, undefined, `${d}: worker replicas left to the autoscaler`);
     const pdb = all(objs, 'PodDisruptionBudget').find((p) => matches(p.spec.selector, coord.spec.template.metadata.labels));
     assert.ok(pdb && pdb.spec.minAvailable === 1, `${d}: coordinator PDB minAvailable 1`);
     const pod = coord.spec.template.spec;
