@@ -251,8 +251,15 @@ static json_t *answer_item(const pub_ctx *x, size_t i, const char *id, int dedup
 static void enqueued(sf_coord *c, const sf_enqueue_result *r, void *arg) {
     pub_ctx *x = arg;
     if (r && r->status != SF_OK) {
-        sf_http_reply_error(x->req, 503, "redis unavailable, %s not (fully) stored",
-                            x->answer == ANSWER_ARRAY ? "batch" : "message");
+        /* One script call per message: a message is stored whole or not
+         * at all, but some items of a batch may be stored and others not. */
+        if (x->answer == ANSWER_ARRAY)
+            sf_http_reply_error(x->req, 503, "redis unavailable, batch not "
+                                "fully stored: retry it with deduplication "
+                                "ids so stored items are not stored twice");
+        else
+            sf_http_reply_error(x->req, 503,
+                                "redis unavailable, message not stored");
         pub_ctx_free(x);
         return;
     }
