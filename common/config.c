@@ -375,10 +375,8 @@ static sf_status apply(sf_config *cfg, setting_id id, const raw_value *rv,
     case S_LISTEN:
         return parse_listen(v, src, cfg->listen_host, sizeof(cfg->listen_host),
                             &cfg->listen_port, err);
-    case S_REDIS_PASSWORD: /* after S_REDIS_URL: it replaces the URL's */
-        if (!v[0]) break;
-        if (copy_checked(cfg->redis.password, sizeof(cfg->redis.password),
-                         v) < 0) {
+    case S_REDIS_PASSWORD: /* applied by sf_config_load (redis_password) */
+        if (strlen(v) >= sizeof(cfg->redis.password)) {
             sf_err_set(err, "invalid %s: longer than %zu bytes", src,
                        sizeof(cfg->redis.password) - 1);
             return SF_INVALID;
@@ -452,6 +450,18 @@ static sf_status apply(sf_config *cfg, setting_id id, const raw_value *rv,
         return SF_INVALID;
     }
     return SF_OK;
+}
+
+/* STEPFLOW_REDIS_PASSWORD replaces the password of the Redis URL, unless
+ * the URL came from a flag and the password only from the environment:
+ * flags win.  Its length was checked by apply(). */
+static void redis_password(sf_config *cfg, const raw_value *url,
+                           const raw_value *password) {
+    int url_flag = url->source[0] == '-';
+    int password_flag = password->source[0] == '-';
+    if (!password->text[0] || (url_flag && !password_flag)) return;
+    snprintf(cfg->redis.password, sizeof(cfg->redis.password), "%s",
+             password->text);
 }
 
 /* "<hostname>-<pid>", with characters a consumer name cannot hold
@@ -539,6 +549,7 @@ sf_status sf_config_load(sf_config *cfg, sf_process_kind kind, int argc,
         cfg->raw[i] = raw[i].text == consumer ? cfg->consumer : raw[i].text;
     }
 
+    redis_password(cfg, &raw[S_REDIS_URL], &raw[S_REDIS_PASSWORD]);
     if (cfg->default_timeout_ms > cfg->max_timeout_ms) {
         sf_err_set(err, "invalid %s \"%lld\": above max-timeout-ms (%lld)",
                    raw[S_DEFAULT_TIMEOUT].source,

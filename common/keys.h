@@ -134,7 +134,11 @@ void sf_keys_stats_minute(const char *prefix, int64_t minute_ms, char *out,
 /* "P:signing-keys" */
 void sf_keys_signing(const char *prefix, char *out, size_t out_size);
 
-/* "P:layout" (redis_checks.h) */
+/* The version of the key layout this release reads and writes, kept in
+ * P:layout (checked by every Redis link before it is up: rconn.h). */
+#define SF_LAYOUT_VERSION 1
+
+/* "P:layout" */
 void sf_keys_layout(const char *prefix, char *out, size_t out_size);
 
 #endif

@@ -115,6 +115,7 @@ enum {
     S_WF_RUNNING = S_DLQ_STATE + SF_CBSTATE_COUNT,
     S_WORKERS,
     S_FC_PARKED,
+    S_REDIS_INFO,
     S_COUNT
 };
 
@@ -134,6 +135,7 @@ struct fetch {
     int64_t val[S_COUNT];   /* integer replies; XPENDING: its count */
     int64_t oldest_ms[2];   /* per queue, from XPENDING */
     sf_qstats_group group[2];
+    sf_qstats_redis redis;
     fetch_slot slots[S_COUNT];
 };
 
@@ -174,6 +176,7 @@ static void fetch_settle(fetch *f) {
             s.dlq_by_state[i] = f->val[S_DLQ_STATE + i];
         s.wf_running = f->val[S_WF_RUNNING];
         s.workers_alive = f->val[S_WORKERS];
+        s.redis = f->redis;
         f->fn(&s, NULL, f->arg);
     }
     free(f);
@@ -188,6 +191,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
     int cmd = slot->idx < S_DLQ_ALL ? slot->idx % Q_NCMD : -1;
     if (!r) {
         fetch_fail(f, "redis connection lost", NULL);
+    } else if (slot->idx == S_REDIS_INFO) {
+        /* A server that refuses INFO (some managed ones restrict it)
+         * costs only these figures. */
+        if (r->type == REDIS_REPLY_STRING)
+            sf_qstats_parse_info(r->str, r->len, &f->redis);
     } else if (r->type == REDIS_REPLY_ERROR) {
         /* A missing stream or group: its figures stay 0. */
         if (!sf_qstats_missing(r)) fetch_fail(f, "redis error: ", r->str);
@@ -263,7 +271,55 @@ static int send_all(sf_rconn *c, const char *prefix, fetch *f) {
     /* GET P:{msg}:fc:parked (nil = 0) */
     sf_keys_fc_parked(prefix, key, sizeof(key));
     const char *parked[] = {"GET", key};
-    return send_slot(c, f, S_FC_PARKED, 2, parked);
+    if (send_slot(c, f, S_FC_PARKED, 2, parked)) return -1;
+    /* INFO memory persistence */
+    const char *info[] = {"INFO", "memory", "persistence"};
+    return send_slot(c, f, S_REDIS_INFO, 3, info);
+}
+
+/* The integer after "name:" at the start of a line of "text", or -1. */
+static int64_t info_int(const char *text, size_t len, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i + n + 1 <= len; i++) {
+        if ((i == 0 || text[i - 1] == '\n') && memcmp(text + i, name, n) == 0 &&
+            text[i + n] == ':') {
+            size_t j = i + n + 1, k = j;
+            while (k < len && text[k] >= '0' && text[k] <= '9') k++;
+            int64_t v;
+            if (k > j && sf_parse_i64(text + j, k - j, &v) == 0) return v;
+            return -1;
+        }
+    }
+    return -1;
+}
+
+/* 1 if the line "name:ok" is in "text", 0 if "name:" has another value, -1
+ * when absent. */
+static int info_ok(const char *text, size_t len, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i + n + 1 <= len; i++) {
+        if ((i == 0 || text[i - 1] == '\n') && memcmp(text + i, name, n) == 0 &&
+            text[i + n] == ':')
+            return i + n + 3 <= len && memcmp(text + i + n + 1, "ok", 2) == 0 &&
+                   (i + n + 3 == len || text[i + n + 3] == '\r' ||
+                    text[i + n + 3] == '\n');
+    }
+    return -1;
+}
+
+void sf_qstats_parse_info(const char *text, size_t len, sf_qstats_redis *out) {
+    out->used_memory = info_int(text, len, "used_memory");
+    out->maxmemory = info_int(text, len, "maxmemory");
+    out->aof_enabled = info_int(text, len, "aof_enabled");
+    const char *checks[] = {"aof_last_write_status", "aof_last_bgrewrite_status",
+                            "rdb_last_bgsave_status"};
+    out->persistence_ok = -1;
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        int ok = info_ok(text, len, checks[i]);
+        if (ok < 0) continue;
+        if (out->persistence_ok < 0) out->persistence_ok = 1;
+        if (!ok) out->persistence_ok = 0;
+    }
 }
 
 sf_status sf_qstats_fetch(sf_rconn *c, const char *prefix, sf_qstats_fn *fn,
@@ -271,6 +327,7 @@ sf_status sf_qstats_fetch(sf_rconn *c, const char *prefix, sf_qstats_fn *fn,
     if (!sf_rconn_is_up(c)) return SF_AGAIN;
     fetch *f = calloc(1, sizeof(*f));
     if (!f) return SF_AGAIN;
+    f->redis = (sf_qstats_redis){-1, -1, -1, -1}; /* until INFO answers */
     f->fn = fn;
     f->arg = arg;
     f->now_ms = sf_now_ms();

@@ -13,7 +13,9 @@
  * delayed set for each of the two queues, GET of the flow-control parked
  * count (P:{msg}:fc:parked, kept by fc_limit.lua), ZCARD of the DLQ's
  * all-entries index and of its five state indexes, ZCARD of the running
- * runs, ZCOUNT of the workers seen in the last SF_WORKER_ALIVE_MS.  Failed runs are no
+ * runs, ZCOUNT of the workers seen in the last SF_WORKER_ALIVE_MS, and
+ * INFO memory persistence (Redis's own memory and persistence health; a
+ * server that refuses INFO leaves those figures at -1).  Failed runs are no
  * figure of their own: P:{wf}:failed only hands them to the coordinators'
  * expiry sweep (wf_expire.lua), which empties it within seconds; they show
  * as DLQ entries. */
@@ -46,6 +48,16 @@ typedef struct sf_qstats_queue {
                                list (the message queue only; 0 for cb) */
 } sf_qstats_queue;
 
+/* Redis's own health, from INFO memory persistence; -1 = not reported. */
+typedef struct sf_qstats_redis {
+    int64_t used_memory;    /* used_memory (bytes) */
+    int64_t maxmemory;      /* maxmemory (bytes; 0 = no limit) */
+    int64_t aof_enabled;    /* aof_enabled: 1 / 0 */
+    int64_t persistence_ok; /* 1 when the last AOF write, AOF rewrite and
+                               RDB save all say ok; 0 when one failed
+                               (a full or failing disk) */
+} sf_qstats_redis;
+
 typedef struct sf_qstats {
     int64_t at_ms;          /* when the figures were read (local clock) */
     sf_qstats_queue msg;    /* P:{msg}: the message queue */
@@ -54,6 +66,7 @@ typedef struct sf_qstats {
     int64_t dlq_by_state[SF_CBSTATE_COUNT];
     int64_t wf_running;     /* ZCARD P:{wf}:running */
     int64_t workers_alive;  /* ZCOUNT P:{stats}:workers (now-15 s, +inf) */
+    sf_qstats_redis redis;  /* INFO memory persistence */
 } sf_qstats;
 
 /* Called once: "s" on success (valid during the call), else "err" says
@@ -98,6 +111,10 @@ sf_qstats_group sf_qstats_parse_group(const redisReply *r, const char *group);
  * the ms part of the smallest id, never negative; 0 when nothing is
  * pending or the reply is not that shape. */
 int64_t sf_qstats_oldest_pending_ms(const redisReply *r, int64_t now_ms);
+
+/* Parses the text of an INFO reply (any sections) into "out"; fields it
+ * does not find are -1. */
+void sf_qstats_parse_info(const char *text, size_t len, sf_qstats_redis *out);
 
 /* The backlog from a group's "lag" (-1 = unknown), the stream's "length"
  * and the group's "pending" count: lag when known, else length - pending,

@@ -6,6 +6,7 @@
  * to go first. */
 #include "qstats_poll.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct sf_qstats_poller {
     queue_gauges queue[2];      /* "msg", "cb" */
     sf_metric *dlq_total, *dlq_state[SF_CBSTATE_COUNT];
     sf_metric *runs_running, *workers_alive;
+    sf_metric *redis_used, *redis_max, *redis_aof, *redis_persist_ok;
 };
 
 /* ---- registration ---- */
@@ -76,6 +78,21 @@ static void register_queue(sf_qstats_poller *p, sf_metrics *reg,
                           "wait list.", l);
 }
 
+/* A figure of Redis's own, NaN when not reported (-1). */
+static void set_known(sf_metric *m, int64_t v) {
+    sf_metric_set(m, v < 0 ? NAN : (double)v);
+}
+
+/* The Redis figures of "r", or all unknown for NULL. */
+static void set_redis(sf_qstats_poller *p, const sf_qstats_redis *r) {
+    const sf_qstats_redis none = {-1, -1, -1, -1};
+    if (!r) r = &none;
+    set_known(p->redis_used, r->used_memory);
+    set_known(p->redis_max, r->maxmemory);
+    set_known(p->redis_aof, r->aof_enabled);
+    set_known(p->redis_persist_ok, r->persistence_ok);
+}
+
 /* Registers every gauge; the age gauge, which points at "p", only when
  * all the others exist (a poller that failed leaves nothing pointing at
  * it). */
@@ -98,6 +115,21 @@ static void register_all(sf_qstats_poller *p, sf_metrics *reg) {
     p->workers_alive = gauge(p, reg, "stepflow_workers_alive",
                              "Workers whose heartbeat was seen in the last "
                              "15 s.", NULL);
+    p->redis_used = gauge(p, reg, "stepflow_redis_memory_used_bytes",
+                          "Memory Redis uses (INFO used_memory); NaN when "
+                          "Redis does not say.", NULL);
+    p->redis_max = gauge(p, reg, "stepflow_redis_memory_max_bytes",
+                         "Redis maxmemory (0: no limit); NaN when Redis does "
+                         "not say.", NULL);
+    p->redis_aof = gauge(p, reg, "stepflow_redis_aof_enabled",
+                         "1 while Redis appends every write to its AOF; NaN "
+                         "when Redis does not say.", NULL);
+    p->redis_persist_ok = gauge(p, reg, "stepflow_redis_persistence_ok",
+                                "1 while Redis reports its last AOF write, "
+                                "AOF rewrite and RDB save as ok, 0 when one "
+                                "failed (disk full or failing); NaN when "
+                                "Redis does not say.", NULL);
+    set_redis(p, NULL); /* unknown until a fetch says */
     if (!p->failed &&
         !sf_metric_gauge_fn(reg, "stepflow_stats_age_seconds",
                             "Age of the cluster figures (queues, DLQ, runs, "
@@ -141,6 +173,7 @@ static void on_stats(const sf_qstats *s, const char *err, void *arg) {
         sf_metric_set(p->dlq_state[i], (double)s->dlq_by_state[i]);
     sf_metric_set(p->runs_running, (double)s->wf_running);
     sf_metric_set(p->workers_alive, (double)s->workers_alive);
+    set_redis(p, &s->redis);
     p->at_ms = s->at_ms;
 }
 

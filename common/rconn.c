@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "log.h"
 #include "lua.h"
+#include "util.h"
 
 #define SF_RCONN_BACKOFF_MIN_MS 100
 #define SF_RCONN_BACKOFF_MAX_MS 5000
@@ -33,6 +35,8 @@ struct sf_rconn {
     int freeing;              /* sf_rconn_free in progress: no reconnect */
     int handshake_left;       /* replies still expected before UP */
     int handshake_failed;
+    int layout_absent;        /* GET P:layout answered nil this handshake */
+    char layout_key[128];     /* P:layout (keys.h) */
     size_t pending;           /* user commands awaiting a reply */
     uint64_t connects;        /* handshakes completed (UP transitions) */
     sf_metric *m_up, *m_reconnects; /* sf_rconn_export_metrics(); NULL when
@@ -104,13 +108,41 @@ static void rconn_disconnect_cb(const redisAsyncContext *ac, int status) {
     rconn_schedule_retry(c);
 }
 
-/* Handshake replies: AUTH, SELECT, SETNAME and each SCRIPT LOAD. */
+/* The reply to GET P:layout: nil (no layout yet: set at UP), our version
+ * or older (go on), or anything else: exit 1 before this process touches
+ * data it does not understand (rconn.h). */
+static void rconn_layout_verdict(sf_rconn *c, const redisReply *reply) {
+    if (reply->type == REDIS_REPLY_NIL) {
+        c->layout_absent = 1;
+        return;
+    }
+    int64_t found = 0;
+    if (reply->type == REDIS_REPLY_STRING &&
+        sf_parse_i64(reply->str, reply->len, &found) == 0 &&
+        found <= SF_LAYOUT_VERSION)
+        return;
+    if (reply->type == REDIS_REPLY_STRING && found > SF_LAYOUT_VERSION)
+        sf_error("redis_layout_newer key=%s found=%lld supported=%d "
+                 "note=\"this Redis holds data of a newer stepflow release; "
+                 "exiting without touching it\"",
+                 SF_LOGQ(c->layout_key), (long long)found, SF_LAYOUT_VERSION);
+    else
+        sf_error("redis_layout_unreadable key=%s supported=%d note=\"not "
+                 "stepflow's layout version; exiting without touching the "
+                 "data\"",
+                 SF_LOGQ(c->layout_key), SF_LAYOUT_VERSION);
+    exit(1);
+}
+
+/* Handshake replies: AUTH, SELECT, SETNAME, each SCRIPT LOAD, the layout. */
 static void rconn_handshake_cb(redisAsyncContext *ac, void *r, void *priv) {
     sf_rconn *c = ac->data;
     redisReply *reply = r;
     const char *step = priv;
     if (!c || c->ac != ac) return;
     if (!reply) return; /* link lost: the disconnect callback handles it */
+    if (strcmp(step, "layout") == 0 && reply->type != REDIS_REPLY_ERROR)
+        rconn_layout_verdict(c, reply);
     if (reply->type == REDIS_REPLY_ERROR && strcmp(step, "setname") != 0) {
         sf_error("redis_handshake_failed conn=%s step=%s err=%s", c->name,
                  step, SF_LOGQ(reply->str));
@@ -122,6 +154,9 @@ static void rconn_handshake_cb(redisAsyncContext *ac, void *r, void *priv) {
         redisAsyncDisconnect(ac); /* retried with backoff */
         return;
     }
+    if (c->layout_absent) /* the first to see this Redis writes the layout */
+        redisAsyncCommand(ac, NULL, NULL, "SET %s %d NX", c->layout_key,
+                          SF_LAYOUT_VERSION);
     c->up = 1;
     c->connects++;
     sf_metric_set(c->m_up, 1);
@@ -146,6 +181,7 @@ static void rconn_connect_cb(const redisAsyncContext *cac, int status) {
     redisEnableKeepAlive(&ac->c);
     c->handshake_left = 0;
     c->handshake_failed = 0;
+    c->layout_absent = 0;
     /* AUTH [user] password */
     if (c->addr.password[0]) {
         c->handshake_left++;
@@ -172,6 +208,11 @@ static void rconn_connect_cb(const redisAsyncContext *cac, int status) {
         redisAsyncCommand(ac, rconn_handshake_cb, "script", "SCRIPT LOAD %s",
                           sf_lua_all[i]);
     }
+    /* GET P:layout: no link reports UP (and so sends nothing of its own)
+     * before the version in Redis is known to be one we understand */
+    c->handshake_left++;
+    redisAsyncCommand(ac, rconn_handshake_cb, "layout", "GET %s",
+                      c->layout_key);
 }
 
 static void rconn_connect(sf_rconn *c) {
@@ -196,12 +237,13 @@ static void rconn_connect(sf_rconn *c) {
 }
 
 sf_rconn *sf_rconn_new(struct event_base *base, const sf_redis_addr *addr,
-                       const char *name, sf_rconn_state_fn *state_fn,
-                       void *arg) {
+                       const char *prefix, const char *name,
+                       sf_rconn_state_fn *state_fn, void *arg) {
     sf_rconn *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
     c->base = base;
     c->addr = *addr;
+    sf_keys_layout(prefix, c->layout_key, sizeof(c->layout_key));
     snprintf(c->name, sizeof(c->name), "%s", name);
     c->state_fn = state_fn;
     c->arg = arg;

@@ -2,8 +2,17 @@
  *
  * Wraps a hiredis redisAsyncContext attached to the process's event_base
  * with the libevent adapter.  It connects, AUTHs and SELECTs from the
- * sf_redis_addr, SCRIPT LOADs every script of lua.h, and only then reports
- * itself up.  When the connection drops it reports down, and reconnects
+ * sf_redis_addr, SCRIPT LOADs every script of lua.h, reads the key layout
+ * version, and only then reports itself up.
+ *
+ * Layout version: P:layout holds the version of stepflow's key layout in
+ * this Redis (SF_LAYOUT_VERSION, keys.h).  A link that finds a newer (or
+ * unreadable) version logs redis_layout_newer (redis_layout_unreadable) and
+ * exits the process with code 1 before it reports up, so an older release
+ * never reads or writes data of a newer one (in Kubernetes: CrashLoopBackOff
+ * with that line in the log).  A link that finds none writes its own at UP
+ * (SET NX).  A release that raises the version migrates the data and then
+ * SETs the key itself.  When the connection drops it reports down, and reconnects
  * with a capped exponential backoff (100 ms .. 5 s), forever, never
  * aborting.  Commands sent while down are refused with SF_AGAIN; commands in
  * flight when the link drops get their callback with reply == NULL, so
@@ -40,11 +49,12 @@ typedef struct sf_rconn sf_rconn;
  * down (not called for the initial down state). */
 typedef void sf_rconn_state_fn(sf_rconn *c, int up, void *arg);
 
-/* Creates the connection and starts connecting at once.  "name" is used in
- * logs and as CLIENT SETNAME.  Never NULL except on allocation failure. */
+/* Creates the connection and starts connecting at once.  "prefix" is
+ * STEPFLOW_PREFIX (for P:layout); "name" is used in logs and as CLIENT
+ * SETNAME.  Never NULL except on allocation failure. */
 sf_rconn *sf_rconn_new(struct event_base *base, const sf_redis_addr *addr,
-                       const char *name, sf_rconn_state_fn *state_fn,
-                       void *arg);
+                       const char *prefix, const char *name,
+                       sf_rconn_state_fn *state_fn, void *arg);
 /* Disconnects (pending callbacks get reply == NULL) and frees. NULL is a
  * no-op.  Must not be called from inside one of this connection's
  * callbacks: defer it. */

@@ -251,8 +251,8 @@ sf_dlq_indexer *sf_dlq_indexer_new(sf_coord *c) {
         free(x);
         return NULL;
     }
-    x->conn = sf_rconn_new(c->base, &c->cfg->redis, "stepflow-coordinator-indexer",
-                           on_state, x);
+    x->conn = sf_rconn_new(c->base, &c->cfg->redis, c->cfg->prefix,
+                           "stepflow-coordinator-indexer", on_state, x);
     if (!x->conn) {
         event_free(x->retry_ev);
         free(x);

@@ -46,8 +46,8 @@ static void on_group_created(redisAsyncContext *ac, void *reply, void *privdata)
                  SF_LOGQ((const char *)privdata), SF_LOGQ(r->str));
 }
 
-/* On every (re)connect: the workers' groups exist, the layout version and
- * the eviction policy are checked (redis_checks.h). */
+/* On every (re)connect: the workers' groups exist, and the eviction policy
+ * is checked (redis_checks.h). */
 static void on_redis_state(sf_rconn *conn, int up, void *arg) {
     sf_coord *c = arg;
     if (!up) {
@@ -62,7 +62,7 @@ static void on_redis_state(sf_rconn *conn, int up, void *arg) {
     sf_rconn_commandf(conn, on_group_created, c->cbq.stream,
                       "XGROUP CREATE %s %s 0 MKSTREAM", c->cbq.stream,
                       SF_GROUP_WORKERS);
-    sf_redis_checks(conn, c->cfg->prefix); /* layout version, eviction */
+    sf_redis_checks(conn); /* eviction policy */
     sf_keys_api_seed(c); /* signing keys from the environment (HSETNX) */
     sf_coord_metrics_refresh(c->metrics); /* the figures at once */
 }
@@ -160,8 +160,8 @@ int main(int argc, char **argv) {
     sf_keys_dlq_events(cfg.prefix, c->dlq_events, sizeof(c->dlq_events));
     sf_keys_dlq_index_prefix(cfg.prefix, c->dlq_idx_prefix, sizeof(c->dlq_idx_prefix));
 
-    c->redis = sf_rconn_new(c->base, &cfg.redis, "stepflow-coordinator",
-                            on_redis_state, c);
+    c->redis = sf_rconn_new(c->base, &cfg.redis, cfg.prefix,
+                            "stepflow-coordinator", on_redis_state, c);
     c->metrics = c->redis ? sf_coord_metrics_new(c) : NULL;
     c->http = c->metrics ? sf_http_new(c, &err) : NULL;
     if (!c->http) {

@@ -32,6 +32,7 @@ struct enqueue_job {
     size_t n;
     size_t pending;     /* replies outstanding (+1 while still sending) */
     int failed;
+    int lost;           /* a reply lost with the link: may have applied */
     char **ids;         /* owned */
     int *dedup;         /* owned */
     enqueue_item *items;/* owned */
@@ -55,6 +56,7 @@ static void job_settle(enqueue_job *j) {
         .ids = (const char *const *)j->ids,
         .deduplicated = j->dedup,
         .status = j->failed ? SF_AGAIN : SF_OK,
+        .maybe_stored = j->lost,
     };
     j->done(j->coord, &r, j->arg);
     job_free(j);
@@ -69,6 +71,7 @@ static void on_stored(redisAsyncContext *ac, void *reply, void *privdata) {
         if (r) sf_warn("publish_store_failed messageId=%s err=%s", SF_LOGQ(j->ids[it->idx]),
                        SF_LOGQ(r->str));
         j->failed = 1;
+        if (!r) j->lost = 1;
     } else if (r->type == REDIS_REPLY_STRING && r->str &&
                strcmp(r->str, j->ids[it->idx]) != 0 &&
                strchr(r->str, '-') == NULL) {
@@ -251,12 +254,17 @@ static json_t *answer_item(const pub_ctx *x, size_t i, const char *id, int dedup
 static void enqueued(sf_coord *c, const sf_enqueue_result *r, void *arg) {
     pub_ctx *x = arg;
     if (r && r->status != SF_OK) {
-        /* One script call per message: a message is stored whole or not
-         * at all, but some items of a batch may be stored and others not. */
+        /* One write per message: a message is stored whole or not at all,
+         * but some items of a batch may be stored and others not, and a
+         * reply lost with the link leaves its write unknown. */
         if (x->answer == ANSWER_ARRAY)
             sf_http_reply_error(x->req, 503, "redis unavailable, batch not "
-                                "fully stored: retry it with deduplication "
+                                "(fully) stored: retry it with deduplication "
                                 "ids so stored items are not stored twice");
+        else if (r->maybe_stored)
+            sf_http_reply_error(x->req, 503, "redis connection lost, the "
+                                "message may have been stored: retry it with "
+                                "an Upstash-Deduplication-Id");
         else
             sf_http_reply_error(x->req, 503,
                                 "redis unavailable, message not stored");
@@ -305,7 +313,7 @@ static void prepared(sf_coord *c, const sf_wf_result *res, void *arg) {
     } else if (k == 0) {
         enqueued(c, NULL, x);
     } else if (sf_enqueue(c, todo, due, k, enqueued, x) != SF_OK) {
-        sf_http_reply_error(x->req, 503, "redis unavailable, message not stored");
+        sf_http_reply_error(x->req, 503, "redis unavailable, nothing stored");
         pub_ctx_free(x);
     }
     free(todo);

@@ -24,6 +24,8 @@ typedef struct sf_enqueue_result {
                                  earlier message's when deduplicated */
     const int *deduplicated;  /* 1 when the dedup id matched */
     sf_status status;         /* SF_OK, or SF_AGAIN when a write failed */
+    int maybe_stored;         /* SF_AGAIN because a reply was lost with the
+                                 link: that write may have applied */
 } sf_enqueue_result;
 
 /* "r" and everything in it is valid only during the call. */

@@ -113,6 +113,11 @@ static int by_name(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
+/* A Redis figure, null when Redis did not report it (-1). */
+static json_t *known(int64_t v) {
+    return v < 0 ? json_null() : json_integer((json_int_t)v);
+}
+
 static json_t *build(stats_req *sr) {
     const sf_qstats *q = &sr->q;
     json_t *states = json_object();
@@ -134,7 +139,12 @@ static json_t *build(stats_req *sr) {
                       "delivered", (json_int_t)v[0], "retried", (json_int_t)v[1],
                       "failed", (json_int_t)v[2], "published", (json_int_t)v[3]));
     }
-    return json_pack("{s:I,s:{s:o,s:o},s:{s:I,s:o},s:{s:I},s:I,s:o,s:o}",
+    json_t *redis = json_pack("{s:o,s:o,s:o,s:o}", "usedMemoryBytes",
+                              known(q->redis.used_memory), "maxMemoryBytes",
+                              known(q->redis.maxmemory), "aofEnabled",
+                              known(q->redis.aof_enabled), "persistenceOk",
+                              known(q->redis.persistence_ok));
+    return json_pack("{s:I,s:{s:o,s:o},s:{s:I,s:o},s:{s:I},s:I,s:o,s:o,s:o}",
                      "time", (json_int_t)sr->now_ms,
                      "queues", "messages", queue_json(&q->msg), "callbacks",
                      queue_json(&q->cb),
@@ -142,7 +152,8 @@ static json_t *build(stats_req *sr) {
                      "byFailureFunctionState", states,
                      "workflows", "running", (json_int_t)q->wf_running,
                      "workersAlive", (json_int_t)q->workers_alive,
-                     "workers", workers, "perMinute", per_minute);
+                     "workers", workers, "perMinute", per_minute, "redis",
+                     redis);
 }
 
 /* Drops one expected reply; the last one answers and frees. */

@@ -499,7 +499,7 @@ static void main_state_cb(sf_rconn *c, int up, void *arg) {
     if (!up) return;
     if (!w->leaving) sf_heartbeat_beat(w->hb); /* alive as soon as it can */
     sf_qstats_poller_refresh(w->qstats); /* the cluster gauges at once */
-    sf_redis_checks(c, w->cfg.prefix); /* layout version, eviction */
+    sf_redis_checks(c); /* eviction policy */
     /* While the link was down the entries we hold kept aging on the
      * server: reset their idle time before a peer's XAUTOCLAIM sees it. */
     for (int q = 0; q < 2; q++)
@@ -672,7 +672,8 @@ static void reader_init(sf_worker *w, sf_queue_id q) {
     sf_assert(r->move_ev && r->rearm_ev);
     char name[256];
     snprintf(name, sizeof(name), "stepflow-worker-read-%s", r->tag);
-    r->conn = sf_rconn_new(w->base, &w->cfg.redis, name, reader_state_cb, r);
+    r->conn = sf_rconn_new(w->base, &w->cfg.redis, w->cfg.prefix, name,
+                           reader_state_cb, r);
     sf_timer_in(r->move_ev, 0);
 }
 
@@ -716,8 +717,8 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     w->claim_ev = evtimer_new(base, claim_timer_cb, w);
     w->drain_ev = evtimer_new(base, drain_cb, w);
     sf_assert(w->ack_ev && w->tick_ev && w->claim_ev && w->drain_ev);
-    w->main =
-        sf_rconn_new(base, &cfg->redis, "stepflow-worker", main_state_cb, w);
+    w->main = sf_rconn_new(base, &cfg->redis, cfg->prefix, "stepflow-worker",
+                           main_state_cb, w);
     reader_init(w, SF_QUEUE_MSG);
     reader_init(w, SF_QUEUE_CALLBACK);
     w->flow = sf_flow_new(w);

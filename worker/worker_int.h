@@ -27,7 +27,9 @@
 #define ACK_DELAY_US 5000 /* flush a partial batch after 5 ms: at a low
                             rate one XACK+XDEL per message cost more
                             wake-ups and Redis CPU than the delivery */
-#define READ_MAX 1000 /* entries per XREADGROUP */
+#define READ_MAX 128 /* entries per XREADGROUP: one reply (its raw entries)
+                        is all that exists besides the decoded in-flight
+                        deliveries, which bounds the peak memory */
 #define CB_READ_MAX 64
 #define MOVE_LIMIT 1000 /* ids per queue_move_due.lua call */
 #define MOVE_IDLE_MS 100 /* mover period when nothing is due soon */

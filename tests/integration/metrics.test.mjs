@@ -126,6 +126,21 @@ test('the text parses strictly and passes promtool; build info, start time, Redi
   assert.ok(age >= 0 && age < 15, `stats age ${age} s`);
 });
 
+test("Redis's own figures: memory, maxmemory, AOF and persistence health, as INFO says", async () => {
+  await stack.redis.call('CONFIG', 'SET', 'maxmemory', '900mb');
+  const samples = await expectMetrics([
+    ['stepflow_redis_memory_max_bytes', {}, 900 * 1024 * 1024],
+    ['stepflow_redis_aof_enabled', {}, 0], // the test Redis runs without AOF
+    ['stepflow_redis_persistence_ok', {}, 1],
+  ], { message: 'redis figures' });
+  const used = val(samples, 'stepflow_redis_memory_used_bytes');
+  const info = String(await stack.redis.call('INFO', 'memory'));
+  const now = Number(/used_memory:(\d+)/.exec(info)[1]);
+  assert.ok(used > 100000 && Math.abs(used - now) < now * 0.5, `used ${used} vs INFO ${now}`);
+  await stack.redis.call('CONFIG', 'SET', 'maxmemory', '0');
+  await expectMetrics([['stepflow_redis_memory_max_bytes', {}, 0]], { message: 'maxmemory 0' });
+});
+
 test('publish requests, stored messages, DLQ states, index events, runs and workers add up', async () => {
   // 6 delivered, 4 failed for good: 2 without callback, 1 whose callback
   // succeeds, 1 whose callback fails for good (no retry).

@@ -118,6 +118,11 @@ test('numbers after deliveries: DLQ by state, the worker heartbeat, per-minute c
     for (const k of QUEUE_KEYS) assert.equal(s.queues[q][k], 0, `${q}.${k} after idle`);
   }
   assert.equal(s.workersAlive, 1);
+  // Redis's own figures (the test Redis runs without AOF)
+  assert.ok(s.redis.usedMemoryBytes > 100000, JSON.stringify(s.redis));
+  assert.equal(typeof s.redis.maxMemoryBytes, 'number');
+  assert.equal(s.redis.aofEnabled, 0);
+  assert.equal(s.redis.persistenceOk, 1);
   assert.equal(s.workers.length, 1);
   const me = s.workers[0];
   assert.equal(me.name, w.consumer);

@@ -291,6 +291,14 @@ static void test_redis_password(void) {
     const char *flag[] = {"--redis-password=fromflag", NULL};
     CHECK_INT(load(&c, SF_PROC_WORKER, &err, flag), SF_OK);
     CHECK_STR(c.redis.password, "fromflag");
+    /* a URL given as a flag wins over a password from the environment */
+    const char *url_flag[] = {"--redis-url=redis://:mine@10.0.0.2:6379", NULL};
+    CHECK_INT(load(&c, SF_PROC_WORKER, &err, url_flag), SF_OK);
+    CHECK_STR(c.redis.password, "mine");
+    const char *both[] = {"--redis-url=redis://:mine@10.0.0.2:6379",
+                          "--redis-password=flagged", NULL};
+    CHECK_INT(load(&c, SF_PROC_WORKER, &err, both), SF_OK);
+    CHECK_STR(c.redis.password, "flagged");
     /* empty = the URL's own */
     setenv("STEPFLOW_REDIS_PASSWORD", "", 1);
     CHECK_INT(load(&c, SF_PROC_WORKER, &err, NULL), SF_OK);

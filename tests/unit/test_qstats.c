@@ -5,6 +5,8 @@
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "qstats.h"
 
 /* Parses one RESP reply; the caller frees it with freeReplyObject. */
@@ -139,10 +141,37 @@ static void test_state_names(void) {
     CHECK_STR(sf_cbstate_names[SF_CBSTATE_NONE], "NONE");
 }
 
+static void test_parse_info(void) {
+    const char *t = "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\n"
+                    "maxmemory:0\r\nmaxmemory_policy:noeviction\r\n\r\n"
+                    "# Persistence\r\naof_enabled:1\r\n"
+                    "rdb_last_bgsave_status:ok\r\naof_last_bgrewrite_status:ok\r\n"
+                    "aof_last_write_status:ok\r\n";
+    sf_qstats_redis r;
+    sf_qstats_parse_info(t, strlen(t), &r);
+    CHECK_INT(r.used_memory, 1048576); /* not used_memory_human */
+    CHECK_INT(r.maxmemory, 0);         /* not maxmemory_policy */
+    CHECK_INT(r.aof_enabled, 1);
+    CHECK_INT(r.persistence_ok, 1);
+    const char *bad = "aof_last_write_status:err\r\nrdb_last_bgsave_status:ok\r\n";
+    sf_qstats_parse_info(bad, strlen(bad), &r);
+    CHECK_INT(r.persistence_ok, 0);
+    CHECK_INT(r.used_memory, -1);
+    CHECK_INT(r.aof_enabled, -1);
+    /* "okay" is not "ok"; a truncated text is not a crash */
+    const char *odd = "aof_last_write_status:okay\r\nused_memory:";
+    sf_qstats_parse_info(odd, strlen(odd), &r);
+    CHECK_INT(r.persistence_ok, 0);
+    CHECK_INT(r.used_memory, -1);
+    sf_qstats_parse_info("", 0, &r);
+    CHECK_INT(r.persistence_ok, -1);
+}
+
 TEST_MAIN({"group_lag_known", test_group_lag_known},
           {"group_lag_nil", test_group_lag_nil},
           {"group_other_groups", test_group_other_groups},
           {"group_hostile", test_group_hostile},
           {"oldest_pending", test_oldest_pending},
           {"missing", test_missing},
-          {"state_names", test_state_names})
+          {"state_names", test_state_names},
+          {"parse_info", test_parse_info})
