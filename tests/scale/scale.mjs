@@ -5,15 +5,16 @@
 //   node scale.mjs [--short] [-n N] [--workers 1,2,4] [--rate R]
 //                  [--roll-workers K] [--outage-ms MS] [--drain-ms MS]
 //                  [--concurrency C] [--step-seconds S] [--sink auto|node]
-//                  [--only throughput,rolling,redis]
+//                  [--only throughput,rolling,redis] [--redis-args 'ARGS']
 // Prints the figures and a PASS/FAIL line per check; exits 1 on any FAIL,
-// 2 on bad usage.
+// 2 on bad usage, 128+N on signal N (runScale stops the stack first).
 import { runScale, summary, FULL, SHORT } from './lib/scale.mjs';
 
 function usage(code) {
   (code ? console.error : console.log)(`usage: scripts/scale-test [--short] [-n N] [--workers 1,2,4] [--rate R]
         [--roll-workers K] [--outage-ms MS] [--drain-ms MS] [--concurrency C]
-        [--step-seconds S] [--sink auto|node] [--only PHASES] [--bin DIR]
+        [--step-seconds S] [--sink auto|node] [--only PHASES]
+        [--delayed K] [--redis-args 'ARGS'] [--bin DIR]
   --short          the small form ctest runs (n ${SHORT.n}, ${SHORT.rate}/s, ${SHORT.rollWorkers} workers rolled, ${SHORT.outageMs} ms outage)
   -n N             messages per throughput run (default ${FULL.n})
   --workers LIST   worker counts of the throughput runs (default ${FULL.workers.join(',')})
@@ -25,6 +26,10 @@ function usage(code) {
   --step-seconds S seconds of load between two restart steps (default ${FULL.stepAcks})
   --sink KIND      throughput sink: auto (nginx when installed) or node (default auto)
   --only PHASES    comma list of throughput, rolling, redis (default all)
+  --delayed K      messages delayed past the outage before redis stops (default ${FULL.delayedK})
+  --redis-args A   redis-server persistence arguments, space-separated
+                   (default '${FULL.redisArgs.join(' ')}', as deploy/k8s;
+                   '--appendonly no' shows the redis phase failing without it)
   --bin DIR        use the binaries in DIR (default: build the Release tree build-bench/)`);
   process.exit(code);
 }
@@ -57,6 +62,10 @@ for (let i = 0; i < argv.length; i++) {
       o.phases = String(v).split(',');
       if (!o.phases.every((p) => FULL.phases.includes(p))) usage(2);
       i++; break;
+    case '--delayed': o.delayedK = Math.round(num(v, a)); i++; break;
+    case '--redis-args':
+      if (v === undefined) usage(2);
+      o.redisArgs = String(v).split(/\s+/).filter(Boolean); i++; break;
     case '-h': case '--help': usage(0); break;
     default: console.error(`scale-test: unknown argument '${a}'`); usage(2);
   }

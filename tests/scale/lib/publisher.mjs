@@ -19,14 +19,16 @@
 //   once), attemptsFailed, givenUp, rejected, maxAckMs, errors (a sample),
 //   failedEverywhereSpans: [{from, to}] (when such failures happened)}.
 // acked: Map seq -> messageId.
+// failures: every failed attempt (5xx, connection error, timeout; not 4xx),
+//   {t (ms since epoch, when it failed), start, url, status (0: no answer),
+//   error}.
 import http from 'node:http';
 import { sleep, waitFor } from '../../integration/lib/stack.mjs';
 
 export class Publisher {
   constructor({ targets, token, dest, phase, rate, giveUpMs = 120000, maxInFlight = 256,
-    timeoutMs = 5000, seqBase = 0, dedupPrefix = `scale-${process.pid}-${Date.now()}` }) {
+    timeoutMs = 5000, dedupPrefix = `scale-${process.pid}-${Date.now()}` }) {
     Object.assign(this, { targets, token, dest, phase, rate, giveUpMs, maxInFlight, timeoutMs });
-    this.seqBase = seqBase;
     this.dedupPrefix = dedupPrefix;
     this.agents = new Map(); // url -> http.Agent
     this.acked = new Map();
@@ -37,8 +39,8 @@ export class Publisher {
       maxAckMs: 0, errors: [],
     };
     this.spans = [];
+    this.failures = [];
     this.running = false;
-    this.onAck = null;
   }
 
   agent(url) {
@@ -96,12 +98,13 @@ export class Publisher {
     this.inFlight++;
     try {
       for (;;) {
-        const r = await this.post(this.targets[idx].url, seq);
+        const url = this.targets[idx].url;
+        const ta = Date.now();
+        const r = await this.post(url, seq);
         if (r.ok) {
           this.acked.set(seq, r.messageId);
           if (failedHere > 0) this.s.retried++;
           this.s.maxAckMs = Math.max(this.s.maxAckMs, Date.now() - t0);
-          if (this.onAck) this.onAck(seq);
           return;
         }
         if (r.status >= 400 && r.status < 500) {
@@ -111,7 +114,8 @@ export class Publisher {
         }
         this.s.attemptsFailed++;
         failedHere++;
-        if (this.s.errors.length < 10) this.s.errors.push(`seq ${seq} @${this.targets[idx].url}: ${r.status || ''} ${r.error}`.trim());
+        this.failures.push({ t: Date.now(), start: ta, url, status: r.status, error: r.status ? undefined : r.error });
+        if (this.s.errors.length < 10) this.s.errors.push(`seq ${seq} @${url}: ${r.status || ''} ${r.error}`.trim());
         idx = (idx + 1) % n;
         if (failedHere % n === 0) {
           const now = Date.now();
@@ -138,7 +142,7 @@ export class Publisher {
     this.timer = setInterval(() => {
       const due = Math.floor(((Date.now() - this.t0) * this.rate) / 1000);
       while (this.running && this.issued < due && this.inFlight < this.maxInFlight) {
-        const seq = this.seqBase + this.issued++;
+        const seq = this.issued++;
         this.sendOne(seq);
       }
     }, 5);

@@ -7,19 +7,23 @@
 //
 //   nodeSink({delayMs})  an HTTP server in this process (answers 200 after
 //                        delayMs, so deliveries are in flight when a worker
-//                        is told to stop); records kept in memory.
+//                        is told to stop; setDelay(ms) changes it for the
+//                        requests that arrive from then on); records kept in
+//                        memory.
 //   nginxSink()          nginx (as scripts/bench uses) logging one line per
 //                        request; ~10 us of CPU a request, so the sink is not
 //                        what limits a throughput figure.  null if there is
 //                        no nginx on this machine.
 //
-// Both: {kind, url, records(phase?) -> [...], count(phase), close()}.
+// Both: {kind, url, records(phase?) -> [...], count(phase), close()}; the
+// nginx one also has `pid` and `dir` (the scale test's watchdog kills it
+// and removes its dir if this process dies without cleaning up).
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitFor, sleep } from '../../integration/lib/stack.mjs';
+import { freePort, waitFor } from '../../integration/lib/stack.mjs';
 
 export async function nodeSink({ delayMs = 0 } = {}) {
   const recs = [];
@@ -141,8 +145,8 @@ http {
     url,
     records(phase) { readLog(); return phase === undefined ? recs : (byPhase.get(phase) || []); },
     count(phase) { readLog(); return (byPhase.get(phase) || []).length; },
-    /** nginx writes its log buffer every 100 ms: wait for one flush. */
-    async flush() { await sleep(250); readLog(); },
+    pid: proc.pid,
+    dir,
     async close() {
       if (!exited) {
         proc.kill('SIGQUIT');
