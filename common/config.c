@@ -621,11 +621,14 @@ int sf_config_env_problems(sf_process_kind kind, int strict,
         if (len < 9 || memcmp(*e, "STEPFLOW_", 9) != 0) continue;
         int id = find_env(*e, len);
         const char *why = NULL;
-        if (id < 0 && !(cli_variable(*e, len) && !strict))
+        if (id < 0 && cli_variable(*e, len)) {
+            if (strict) why = "read by the stepflow CLI only";
+        } else if (id < 0) {
             why = "unknown setting (see --help)";
-        else if (id >= 0 && strict && !(settings[id].kinds & bit))
+        } else if (strict && !(settings[id].kinds & bit)) {
             why = kind == SF_PROC_COORDINATOR ? "used by the worker only"
                                               : "used by the coordinator only";
+        }
         if (!why) continue;
         char name[128];
         snprintf(name, sizeof(name), "%.*s", (int)(len > 120 ? 120 : len), *e);
@@ -653,7 +656,9 @@ static void print_effective(const sf_config *cfg, sf_process_kind kind) {
         if (!(s->kinds & bit)) continue;
         const char *v = cfg->raw[i];
         char masked[128];
-        if (i == S_REDIS_URL) {
+        if (v == cfg->consumer) {
+            v = "<hostname>-<pid> (computed at start)";
+        } else if (i == S_REDIS_URL) {
             mask_url(v, masked, sizeof(masked));
             v = masked;
         } else if (s->secret) {

@@ -55,7 +55,12 @@ typedef struct sf_config {
     char log_format[8];            /* STEPFLOW_LOG_FORMAT: "json" / "text"
                                       (lowercase whatever was written) */
     const char *raw[SF_CONFIG_MAX_SETTINGS]; /* each setting's text as
-                                      given (environment, argv or default) */
+                                      given, borrowed from the environment,
+                                      argv or a static default (all live as
+                                      long as the process), or, for the
+                                      computed consumer name, &consumer of
+                                      the sf_config the loader filled: for
+                                      --check-config, not for copies */
 } sf_config;
 
 /* Fills "cfg" with defaults, then the environment, then "argv" flags.

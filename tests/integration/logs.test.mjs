@@ -61,13 +61,33 @@ test('json: one object per line, ids and status as fields', async () => {
 });
 
 test('level filter: warn hides info and debug', async () => {
-  const stack = await stackWith({ STEPFLOW_LOG_FORMAT: 'json', STEPFLOW_LOG_LEVEL: 'warn' });
+  // STEPFLOW_CONCURENCY (misspelt) makes every process log one warning
+  const stack = await stackWith({ STEPFLOW_LOG_FORMAT: 'json', STEPFLOW_LOG_LEVEL: 'warn', STEPFLOW_CONCURENCY: '3' });
   const id = await stack.publish(`${ep.url}/fail`, 'z', { 'Upstash-Retries': '0' });
   await stack.waitDlq(id);
-  await stack.stop();
-  for (const p of [...stack.workers, ...stack.coordinators]) {
-    for (const o of jsonLines(p)) assert.ok(o.level === 'warn' || o.level === 'error', JSON.stringify(o));
+  const procs = [...stack.workers, ...stack.coordinators];
+  for (const p of procs) await p.stop(); // stack.stop() would delete the logs
+  let warned = 0;
+  for (const p of procs) {
+    for (const o of jsonLines(p)) {
+      assert.ok(o.level === 'warn' || o.level === 'error', JSON.stringify(o));
+      warned++;
+    }
   }
+  assert.ok(warned >= procs.length, 'each process logged its warning: the filter had lines to show');
+  await stack.stop();
+});
+
+test('a misspelt STEPFLOW_* variable is logged at start; the test harness variables are not passed on', async () => {
+  const stack = await stackWith({ STEPFLOW_LOG_FORMAT: 'json', STEPFLOW_CONCURENCY: '3' });
+  const procs = [...stack.workers, ...stack.coordinators];
+  for (const p of procs) await p.stop(); // stack.stop() would delete the logs
+  for (const p of procs) {
+    const ignored = jsonLines(p).filter((o) => o.msg === 'config_env_ignored');
+    assert.deepEqual(ignored.map((o) => [o.level, o.name, o.reason]),
+      [['warn', 'STEPFLOW_CONCURENCY', 'unknown setting (see --help)']], p.name);
+  }
+  await stack.stop();
 });
 
 test('text: key=value lines', async () => {

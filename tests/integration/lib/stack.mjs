@@ -327,6 +327,16 @@ async function httpGetStatus(url, timeoutMs = 2000) {
 }
 
 /** A started stepflow-* process.  stop() = SIGTERM and wait; kill() = -9. */
+/** process.env without the harness's own STEPFLOW_* variables (ctest's
+ * STEPFLOW_BIN_DIR, ...), which a process would log as unknown settings. */
+function harnessFreeEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) {
+    if (/^STEPFLOW_(BIN_DIR|SOURCE_DIR|TEST_.*|JOBS)$/.test(k)) delete env[k];
+  }
+  return env;
+}
+
 export class Proc {
   constructor(name, bin, env, logDir, args = []) {
     this.name = name;
@@ -334,7 +344,7 @@ export class Proc {
     this.env = env;
     const fd = fs.openSync(this.logFile, 'a');
     this.proc = spawn(path.join(BIN_DIR, bin), args, {
-      env: { ...process.env, ...env },
+      env: { ...harnessFreeEnv(), ...env },
       stdio: ['ignore', fd, fd],
     });
     fs.closeSync(fd);
