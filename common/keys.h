@@ -75,8 +75,8 @@
 #define SF_KEY_MAX 1024
 #define SF_GROUP_WORKERS "workers"
 #define SF_GROUP_INDEXER "indexer"
-/* consumers_prune.lua: every process that reads a group removes, this
- * often, the group's consumers idle this long with nothing pending */
+/* consumers.h: every process that reads a group removes, this often, the
+ * group's consumers idle this long with nothing pending */
 #define SF_CONSUMER_PRUNE_EVERY_MS (10 * 60 * 1000)
 #define SF_CONSUMER_PRUNE_IDLE_MS (60 * 60 * 1000)
 #define SF_STREAM_SCHEMA "1" /* value of field v in stream entries */

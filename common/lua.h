@@ -34,7 +34,7 @@ extern const char sf_lua_fc_limit[];
 extern const char sf_lua_keys_rotate[];
 /* worker: heartbeat and per-minute counts (worker/heartbeat.h) */
 extern const char sf_lua_heartbeat[];
-/* worker: consumers that are gone leave the groups (worker.c) */
+/* consumers that are gone leave the groups (consumers.h) */
 extern const char sf_lua_consumers_prune[];
 
 /* Every script, for SCRIPT LOAD on (re)connect. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consumers.h"
 #include "keys.h"
 #include "log.h"
 #include "lua.h"
@@ -155,20 +156,6 @@ static void on_claim(redisAsyncContext *ac, void *reply, void *privdata) {
     if (x->inflight == 0) kick(x);
 }
 
-static void on_pruned(redisAsyncContext *ac, void *reply, void *privdata) {
-    (void)ac;
-    sf_dlq_indexer *x = privdata;
-    redisReply *r = reply;
-    if (!settle(x, r)) return;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-        sf_info("consumers_pruned queue=dlq_events count=%lld",
-                (long long)r->integer);
-    else if (r->type == REDIS_REPLY_ERROR)
-        sf_warn("consumers_prune_error queue=dlq_events err=%s",
-                SF_LOGQ(r->str));
-    if (x->inflight == 0) kick(x);
-}
-
 static void on_group(redisAsyncContext *ac, void *reply, void *privdata) {
     (void)ac;
     sf_dlq_indexer *x = privdata;
@@ -189,20 +176,17 @@ static void kick(sf_dlq_indexer *x) {
     sf_status st;
     if (x->stopping || !x->up || x->inflight > 0) return;
     const char *consumer = c->cfg->consumer[0] ? c->cfg->consumer : "coordinator";
+    if (x->group_ready && sf_now_ms() >= x->prune_due_ms) {
+        /* consumers of coordinators that are gone (consumers.h); outside
+         * the one-command-at-a-time loop: nothing here waits for it */
+        x->prune_due_ms = sf_now_ms() + SF_CONSUMER_PRUNE_EVERY_MS;
+        sf_consumers_prune(x->conn, c->dlq_events, SF_GROUP_INDEXER, "",
+                           "dlq_events");
+    }
     if (!x->group_ready) {
         /* XGROUP CREATE P:{dlq}:events indexer 0 MKSTREAM */
         st = sf_rconn_commandf(x->conn, on_group, x, "XGROUP CREATE %s %s 0 MKSTREAM",
                                c->dlq_events, SF_GROUP_INDEXER);
-    } else if (!x->pending_mode && sf_now_ms() >= x->prune_due_ms) {
-        /* consumers of coordinators that are gone (consumers_prune.lua) */
-        char idle[24];
-        snprintf(idle, sizeof(idle), "%d", SF_CONSUMER_PRUNE_IDLE_MS);
-        const char *argv[] = {c->dlq_events, SF_GROUP_INDEXER, "", idle};
-        size_t lens[4];
-        for (int k = 0; k < 4; k++) lens[k] = strlen(argv[k]);
-        x->prune_due_ms = sf_now_ms() + SF_CONSUMER_PRUNE_EVERY_MS;
-        st = sf_rconn_evalsha(x->conn, sf_lua_consumers_prune, on_pruned, x, 1,
-                              4, argv, lens);
     } else if (!x->pending_mode &&
                sf_now_ms() - x->last_claim_ms >= SF_INDEXER_CLAIM_EVERY_MS) {
         /* XAUTOCLAIM <events> indexer <consumer> <min-idle> <cursor> COUNT n */
@@ -245,7 +229,7 @@ sf_dlq_indexer *sf_dlq_indexer_new(sf_coord *c) {
     if (!x) return NULL;
     x->coord = c;
     snprintf(x->claim_cursor, sizeof(x->claim_cursor), "0-0");
-    x->prune_due_ms = sf_now_ms() + 60 * 1000; /* after the start's rush */
+    x->prune_due_ms = sf_now_ms() + SF_CONSUMER_PRUNE_FIRST_MS;
     x->retry_ev = evtimer_new(c->base, on_retry, x);
     if (!x->retry_ev) {
         free(x);

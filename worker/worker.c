@@ -10,6 +10,7 @@
 
 #include "flow.h"
 #include "heartbeat.h"
+#include "consumers.h"
 #include "log.h"
 #include "redis_checks.h"
 #include "lua.h"
@@ -441,35 +442,13 @@ static void keepalive(sf_reader *r, int all) {
     }
 }
 
-static void prune_cb(redisAsyncContext *c, void *reply, void *privdata) {
-    (void)c;
-    const redisReply *rep = reply;
-    const sf_reader *r = privdata;
-    if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
-        sf_info("consumers_pruned queue=%s count=%lld", r->tag,
-                (long long)rep->integer);
-    else if (rep && rep->type == REDIS_REPLY_ERROR)
-        sf_warn("consumers_prune_error queue=%s err=%s", r->tag,
-                SF_LOGQ(rep->str));
-}
-
-/* Removes the consumers of both groups that hold nothing pending and are
- * this worker ("self": the end of its drain) or idle for
- * SF_CONSUMER_PRUNE_IDLE_MS (workers that are gone; consumers_prune.lua).
- * Nothing to resend: a lost call is repeated by the next prune, and a
- * consumer left behind only costs a row in XINFO CONSUMERS. */
+/* Prunes both groups (consumers.h), removing this worker too at the end
+ * of its drain ("self"). */
 static void prune_consumers(sf_worker *w, int self) {
-    for (int q = 0; q < 2; q++) {
-        sf_reader *r = &w->readers[q];
-        sf_cmd c;
-        sf_cmd_init(&c, sf_lua_consumers_prune, 1);
-        sf_cmd_adds(&c, r->keys.stream);
-        sf_cmd_adds(&c, SF_GROUP_WORKERS);
-        sf_cmd_adds(&c, self ? w->cfg.consumer : "");
-        sf_cmd_addi(&c, SF_CONSUMER_PRUNE_IDLE_MS);
-        (void)sf_cmd_send(&c, w->main, prune_cb, r);
-        sf_cmd_cleanup(&c);
-    }
+    for (int q = 0; q < 2; q++)
+        sf_consumers_prune(w->main, w->readers[q].keys.stream,
+                           SF_GROUP_WORKERS, self ? w->cfg.consumer : "",
+                           w->readers[q].tag);
 }
 
 static void claim_timer_cb(evutil_socket_t fd, short what, void *arg) {
@@ -688,7 +667,7 @@ sf_worker *sf_worker_new(const sf_config *cfg, struct event_base *base,
     w->cfg = *cfg;
     w->base = base;
     w->started_ms = sf_now_ms();
-    w->prune_due_us = sf_mono_us() + 60 * 1000000LL; /* after the start's rush */
+    w->prune_due_us = sf_mono_us() + SF_CONSUMER_PRUNE_FIRST_MS * 1000LL;
     sf_loop_watch_init(&w->loop, sf_mono_us());
     w->metrics = sf_metrics_new();
     sf_assert(w->metrics);

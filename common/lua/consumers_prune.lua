@@ -4,7 +4,11 @@
 -- is a new consumer, and without this the group keeps them all).  A
 -- consumer with pending entries is never removed: XGROUP DELCONSUMER would
 -- take its entries off the pending list, and no reclaim would find them.
--- A live consumer removed while idle is created again by its next read.
+-- "idle" is what XINFO CONSUMERS reports: before Redis 7.2 the time since
+-- the consumer last got entries (an empty read does not reset it), from 7.2
+-- the time since its last read attempt.  So on Redis 7.0 a live worker on a
+-- queue without traffic for an hour can be removed too: harmless, it holds
+-- nothing, and its next read that returns entries creates it again.
 -- KEYS[1] stream
 -- ARGV[1] group, ARGV[2] consumer leaving ("" for none), ARGV[3] idle ms
 -- Reply: number of consumers removed.
