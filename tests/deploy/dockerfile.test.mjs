@@ -3,9 +3,12 @@
 //    stages): stages, base images, user, stop signal, what the runtime stage
 //    installs, COPY --from and COPY sources against the build context
 //    (/.dockerignore honoured);
-//  - the build stage's RUN, for real, on a copy of the build context
-//    (scripts/build --no-install-deps; the machine that runs this suite has
-//    the build dependencies): three binaries in <prefix>/bin that start;
+//  - the build stage's dependency RUN (before `COPY . .`, so the toolchain
+//    layer survives source changes), run for real with apt-get/dpkg-query
+//    stubbed: it installs exactly BUILD_PACKAGES through install_missing;
+//  - the build stage's scripts/build RUN, for real, on a copy of the build
+//    context (the machine that runs this suite has the build dependencies):
+//    three binaries in <prefix>/bin that start;
 //  - the runtime stage's apt-get list against what the binaries link (ldd,
 //    dpkg -S), modulo what debian:bookworm-slim already has;
 //  - the binaries run as uid/gid 10001 (setpriv; when this runs as root);
@@ -286,7 +289,9 @@ test('Dockerfile: build stage runs scripts/build --prefix, runtime copies only i
   const words = shellWords(r.args);
   const prefix = words[words.indexOf('--prefix') + 1];
   assert.ok(prefix?.startsWith('/'), 'scripts/build --prefix ABSOLUTE-DIR');
-  assert.ok(!words.includes('--no-install-deps'), 'the image build installs its build deps itself');
+  // The deps are installed by an earlier layer (next test), so scripts/build
+  // must not look for them again.
+  assert.ok(words.includes('--no-install-deps'), 'scripts/build --no-install-deps (the deps layer installed them)');
   const fromBuild = of(final, 'COPY').map((c) => copyArgs(c.args)).filter((a) => a.flags.from);
   assert.ok(fromBuild.length >= 1, 'the runtime stage copies from the build stage');
   for (const a of fromBuild) {
@@ -295,6 +300,64 @@ test('Dockerfile: build stage runs scripts/build --prefix, runtime copies only i
       assert.ok(path.posix.normalize(s).startsWith(path.posix.join(prefix, 'bin')),
         `${s}: only the installed binaries reach the runtime image`);
     }
+  }
+});
+
+/** The build stage's dependency layer: {copy, run} (COPY of packages.sh, the
+ *  RUN that sources it), checked to come before `COPY . .`. */
+function depsLayer() {
+  const { stage, run: buildIns } = buildRun();
+  const copies = of(stage, 'COPY').map((c) => ({ ins: c, a: copyArgs(c.args) }));
+  const pk = copies.find(({ a }) => !a.flags.from && a.sources.length === 1 &&
+    path.posix.normalize(a.sources[0]) === 'scripts/lib/packages.sh');
+  assert.ok(pk, 'the build stage copies scripts/lib/packages.sh on its own');
+  const workdir = of(stage, 'WORKDIR').filter((w) => w.line < pk.ins.line).at(-1)?.args ?? '/';
+  const dest = path.posix.resolve(workdir, pk.a.dest.endsWith('/') ? `${pk.a.dest}packages.sh` : pk.a.dest);
+  const run = of(stage, 'RUN').find((x) => x.line > pk.ins.line && /\binstall_missing\b/.test(x.args));
+  assert.ok(run, 'a RUN after that COPY calls install_missing');
+  const all = copies.find(({ a }) => !a.flags.from && a.sources.length === 1 && a.sources[0] === '.');
+  assert.ok(all, 'the build stage copies the context (COPY . .)');
+  assert.ok(pk.ins.line < all.ins.line && run.line < all.ins.line,
+    'the deps layer comes before COPY . . (a source change must not reinstall the toolchain)');
+  assert.ok(all.ins.line < buildIns.line, 'scripts/build runs after COPY . .');
+  assert.match(of(stage, 'SHELL').filter((x) => x.line < run.line).at(-1)?.args ?? '', /bash/,
+    'source and arrays need SHELL bash');
+  return { dest, run };
+}
+
+test('Dockerfile: the build deps layer installs exactly BUILD_PACKAGES, before COPY . .', () => {
+  const { dest, run } = depsLayer();
+  assert.match(run.args, /install_missing\s+"\$\{BUILD_PACKAGES\[@\]\}"/, 'install_missing "${BUILD_PACKAGES[@]}"');
+  // Run the RUN for real, in bash as the image's SHELL does, with packages.sh
+  // at a temp path and stubs first on PATH: dpkg-query says nothing is
+  // installed, apt-get / rm / sudo only log, id says root.  What apt-get is
+  // asked to install must be BUILD_PACKAGES, the list scripts/build uses.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-docker-deps-'));
+  try {
+    const bin = path.join(tmp, 'bin');
+    fs.mkdirSync(bin);
+    const log = path.join(tmp, 'log');
+    const stub = (name, body) => fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+    for (const n of ['apt-get', 'rm', 'sudo']) stub(n, `printf '%s\\t%s\\n' ${n} "$*" >> ${JSON.stringify(log)}`);
+    stub('dpkg-query', 'exit 1');
+    stub('id', 'echo 0');
+    const pkgs = path.join(tmp, 'packages.sh');
+    fs.copyFileSync(path.join(SRC, 'scripts/lib/packages.sh'), pkgs);
+    assert.ok(run.args.includes(dest), `the RUN sources ${dest}, where the COPY put packages.sh`);
+    const script = run.args.split(dest).join(pkgs);
+    const r = spawnSync('bash', ['-o', 'pipefail', '-c', script],
+      { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin` }, timeout: 30_000 });
+    assert.equal(r.status, 0, `the deps RUN failed: ${r.stderr}`);
+    const calls = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\t'));
+    const install = calls.filter(([c, a]) => c === 'apt-get' && /(^|\s)install(\s|$)/.test(a));
+    assert.equal(install.length, 1, `one apt-get install: ${JSON.stringify(calls)}`);
+    const args = install[0][1].split(/\s+/).filter((w) => w && !w.startsWith('-') && w !== 'install');
+    assert.deepEqual(args, packageList('BUILD_PACKAGES'), 'apt-get installs BUILD_PACKAGES');
+    assert.ok(calls.some(([c, a]) => c === 'apt-get' && /(^|\s)update(\s|$)/.test(a)), 'apt-get update first');
+    assert.ok(!calls.some(([c]) => c === 'sudo'), 'root in the image: no sudo');
+    assert.ok(calls.some(([c, a]) => c === 'rm' && a.includes('/var/lib/apt/lists/')), 'apt lists removed in the same layer');
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
 

@@ -7,14 +7,17 @@
 // creates, and a real redis-server runs with the rendered redis.conf.
 //
 // kubectl: $KUBECTL, else `kubectl` on PATH (kubectl 1.32 / kustomize v5 and
-// Debian's 1.20 / kustomize 2.0.3 must both work).
+// Debian's 1.20 / kustomize 2.0.3 must both work).  When more than one is at
+// hand ($KUBECTL, `kubectl` on PATH, $KUBECTL_COMPARE: more, ':'-separated),
+// the renders of all of them must be the same objects (so switching the
+// kubectl that applies them restarts nothing).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { freePort, waitFor, BIN_DIR, redisClient } from '../integration/lib/stack.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -38,10 +41,25 @@ function findKubectl() {
 }
 const KUBECTL = findKubectl();
 
+/** Every distinct kubectl at hand: $KUBECTL, the one on PATH, $KUBECTL_COMPARE. */
+function allKubectls() {
+  const cands = [KUBECTL];
+  for (const d of (process.env.PATH || '').split(':')) cands.push(path.join(d || '.', 'kubectl'));
+  cands.push(...(process.env.KUBECTL_COMPARE || '').split(':'));
+  const seen = new Map(); // realpath -> path
+  for (const c of cands) {
+    if (!c) continue;
+    try { fs.accessSync(c, fs.constants.X_OK); } catch { continue; }
+    const real = fs.realpathSync(c);
+    if (!seen.has(real)) seen.set(real, c);
+  }
+  return [...seen.values()];
+}
+
 /* ---------------- rendering and schema validation ----------------------- */
 
-function render(dir) {
-  const out = execFileSync(KUBECTL, ['kustomize', path.join(K8S, dir)],
+function render(dir, kubectl = KUBECTL) {
+  const out = execFileSync(kubectl, ['kustomize', path.join(K8S, dir)],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20 });
   return parseYaml(out, dir);
 }
@@ -252,16 +270,110 @@ test('negative control: the schema validation rejects broken objects', async () 
   await assert.rejects(validate({ apiVersion: 'example.com/v1', kind: 'Nothing', metadata: { name: 'x' } }), /no schema model/);
 });
 
+/** The only selector stepflow uses: exactly these two labels. */
+const selectorOf = (comp) => ({ 'app.kubernetes.io/name': 'stepflow', 'app.kubernetes.io/component': comp });
+
+/** [where, selector(matchLabels map or LabelSelector)] for every selector in an object. */
+function selectorsIn(o) {
+  const out = [];
+  const at = `${o.kind}/${o.metadata.name}`;
+  const s = o.spec || {};
+  const podSpecSelectors = (ps, w) => {
+    (ps.topologySpreadConstraints || []).forEach((t, i) => out.push([`${w} topologySpreadConstraints[${i}]`, t.labelSelector]));
+    const aa = (ps.affinity || {}).podAntiAffinity || {};
+    (aa.requiredDuringSchedulingIgnoredDuringExecution || []).forEach((t, i) => out.push([`${w} podAntiAffinity required[${i}]`, t.labelSelector]));
+    (aa.preferredDuringSchedulingIgnoredDuringExecution || []).forEach((t, i) => out.push([`${w} podAntiAffinity preferred[${i}]`, t.podAffinityTerm.labelSelector]));
+  };
+  switch (o.kind) {
+    case 'Deployment': case 'StatefulSet':
+      out.push([`${at} selector`, s.selector]);
+      podSpecSelectors(s.template.spec, at);
+      break;
+    case 'Service': out.push([`${at} selector`, { matchLabels: s.selector }]); break;
+    case 'PodDisruptionBudget': case 'PodMonitor': out.push([`${at} selector`, s.selector]); break;
+    case 'NetworkPolicy':
+      out.push([`${at} podSelector`, s.podSelector]);
+      for (const rule of s.ingress || []) {
+        for (const peer of rule.from || []) {
+          // the KEDA operator's pods, in KEDA's namespace, are not ours
+          if (peer.podSelector && !peer.namespaceSelector) out.push([`${at} ingress peer`, peer.podSelector]);
+        }
+      }
+      break;
+    default: break;
+  }
+  return out;
+}
+
+test('labels: written out on every object; every selector is exactly name + component', () => {
+  // commonLabels would put part-of (and anything an overlay adds) into the
+  // immutable selectors and volumeClaimTemplates, differently in kustomize 2
+  // and 5: core/kustomization.yaml explains.
+  for (const d of KUSTOMIZATIONS) {
+    const objs = rendered[d];
+    for (const o of objs) {
+      const where = `${d} ${o.kind}/${o.metadata.name}`;
+      const l = o.metadata.labels || {};
+      if (o.kind !== 'Namespace' && o.kind !== 'Secret') {
+        assert.equal(l['app.kubernetes.io/part-of'], 'stepflow', `${where} part-of`);
+        assert.equal(l['app.kubernetes.io/name'], 'stepflow', `${where} name`);
+        assert.ok(l['app.kubernetes.io/component'], `${where} component`);
+      }
+      for (const [w, sel] of selectorsIn(o)) {
+        assert.ok(sel && !sel.matchExpressions, `${d} ${w}: matchLabels only`);
+        const comp = sel.matchLabels['app.kubernetes.io/component'];
+        assert.deepEqual(sel.matchLabels, selectorOf(comp), `${d} ${w}: exactly app.kubernetes.io/name + component`);
+        assert.ok(['redis', 'coordinator', 'worker'].includes(comp), `${d} ${w}: component ${comp}`);
+      }
+    }
+    for (const w of workloads(objs)) {
+      const comp = component(w);
+      assert.deepEqual(w.spec.selector.matchLabels, selectorOf(comp), `${d} ${w.kind}/${w.metadata.name}: selector`);
+      // pods carry the object's own labels (version included)
+      assert.deepEqual(w.spec.template.metadata.labels, w.metadata.labels, `${d} ${w.metadata.name}: pod labels = object labels`);
+      for (const t of w.spec.volumeClaimTemplates || []) {
+        const tl = t.metadata.labels || {};
+        for (const [k, v] of Object.entries(tl)) {
+          assert.equal(selectorOf(comp)[k], v, `${d} ${w.metadata.name} volumeClaimTemplate ${t.metadata.name}: label ${k} (immutable: selector labels only)`);
+        }
+      }
+    }
+    // topology spread / anti-affinity / PDB / Service select their own component
+    for (const w of workloads(objs)) {
+      for (const [sw, sel] of selectorsIn(w)) {
+        assert.ok(matches(sel, w.spec.template.metadata.labels), `${d} ${sw} selects its own pods`);
+      }
+    }
+  }
+});
+
+test('kubectls agree: kustomize 2 and 5 render the same objects', (t) => {
+  const ks = allKubectls();
+  if (ks.length < 2) {
+    t.skip(`one kubectl (${ks.join(', ')}): set KUBECTL_COMPARE to a second one to compare`);
+    return;
+  }
+  // The configMapGenerator's name suffix is a hash that kustomize 2 and 5
+  // compute differently (kustomize 2.0.3: mh6f7ck2hf, 5: 2d9d7cd6kc for the
+  // same redis.conf): it is stripped before comparing.  (So switching the
+  // kubectl that applies still rolls Redis once, through its ConfigMap.)
+  const strip = (o) => JSON.parse(JSON.stringify(o).replace(/(stepflow-redis-config)-[a-z0-9]{10}\b/g, '$1'));
+  const key = (o) => `${o.kind}/${o.metadata.namespace || ''}/${o.metadata.name}`;
+  const version = (k) => execFileSync(k, ['version', '--client'], { encoding: 'utf8' }).split('\n')[0];
+  for (const d of KUSTOMIZATIONS) {
+    const renders = ks.map((k) => new Map(render(d, k).map((o) => { const x = strip(o); return [key(x), x]; })));
+    for (let i = 1; i < ks.length; i++) {
+      const [a, b] = [renders[0], renders[i]];
+      const who = `${d}: ${ks[0]} (${version(ks[0])}) vs ${ks[i]} (${version(ks[i])})`;
+      assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort(), `${who}: objects`);
+      for (const [k, o] of a) assert.deepEqual(b.get(k), o, `${who}: ${k}`);
+    }
+  }
+});
+
 test('containers: probes, resources, hardened security context, images, labels', () => {
   for (const d of ['core', 'base', 'overlays/dev', 'overlays/hpa']) {
     const objs = rendered[d];
-    for (const o of objs) {
-      const l = o.metadata.labels || {};
-      if (o.kind !== 'Namespace' && o.kind !== 'Secret') {
-        assert.equal(l['app.kubernetes.io/part-of'], 'stepflow', `${d} ${o.kind}/${o.metadata.name} part-of`);
-        assert.equal(l['app.kubernetes.io/name'], 'stepflow', `${d} ${o.kind}/${o.metadata.name} name`);
-      }
-    }
     assert.equal(workloads(objs).length, 3, `${d}: redis, coordinator, worker`);
     for (const w of workloads(objs)) {
       const where = `${d} ${w.kind}/${w.metadata.name}`;
@@ -328,9 +440,26 @@ test('containers: probes, resources, hardened security context, images, labels',
   }
 });
 
+test('disruption budgets never block a drain while pods are unready; Redis is not the first evicted', () => {
+  for (const d of ['core', 'base', 'overlays/dev', 'overlays/hpa']) {
+    const objs = rendered[d];
+    const pdbs = all(objs, 'PodDisruptionBudget');
+    assert.equal(pdbs.length, 2, `${d}: coordinator and worker PDBs`);
+    for (const p of pdbs) {
+      // A Redis outage makes every pod NotReady: with the default
+      // (IfHealthyBudget) no pod could be evicted and node drains would hang.
+      assert.equal(p.spec.unhealthyPodEvictionPolicy, 'AlwaysAllow', `${d} PDB ${p.metadata.name}`);
+    }
+    const c = byComponent(objs, 'redis').spec.template.spec.containers[0];
+    assert.equal(c.resources.requests.memory, c.resources.limits.memory, `${d}: Redis memory request = limit`);
+  }
+});
+
 test('worker memory limit covers the worst case of its concurrency', () => {
   // concurrency x (1 MiB body + 64 KiB response), the callback share
-  // (concurrency/8, max 64) likewise, plus 40 MiB for the process.
+  // (concurrency/8, max 64) likewise, one read reply of each queue still
+  // being decoded (READ_MAX 128 entries of up to 1 MiB, and the callback
+  // share's), plus 40 MiB for the process.
   const mib = (q) => {
     const m = /^(\d+)(Mi|Gi)$/.exec(q);
     assert.ok(m, `memory quantity ${q} in Mi or Gi`);
@@ -341,8 +470,12 @@ test('worker memory limit covers the worst case of its concurrency', () => {
     const conc = Number(containerEnv(c).STEPFLOW_CONCURRENCY);
     assert.ok(conc > 0, `${d}: STEPFLOW_CONCURRENCY is explicit`);
     const cb = Math.min(Math.max(Math.floor(conc / 8), 1), 64);
-    const worst = (conc + cb) * (1 + 1 / 16) + 40;
+    const worst = (conc + cb) * (1 + 1 / 16) + Math.min(conc, 128) + cb + 40;
     assert.ok(mib(c.resources.limits.memory) >= worst, `${d}: worker memory limit ${c.resources.limits.memory} < worst case ${Math.ceil(worst)} MiB`);
+    // Coordinator: 400 concurrent 1 MiB publishes measured 418 MB RSS; the
+    // limit leaves at least twice that.
+    const cc = byComponent(rendered[d], 'coordinator').spec.template.spec.containers[0];
+    assert.ok(mib(cc.resources.limits.memory) >= 2 * 418e6 / 2 ** 20, `${d}: coordinator memory limit ${cc.resources.limits.memory}`);
   }
 });
 
@@ -649,6 +782,80 @@ test('metrics used by the alerts, the HPA and the adapter example exist in real 
   for (const m of hpa.spec.metrics) assert.ok(served.has(m.external.metric.name), `adapter serves ${m.external.metric.name}`);
   assert.ok(n > 10);
 });
+
+function promtoolPath() {
+  for (const d of (process.env.PATH || '').split(':')) {
+    const p = path.join(d || '.', 'promtool');
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return null;
+}
+
+test('alert rules: promtool accepts them; the per-namespace and Redis alerts fire when they should', (t) => {
+  const promtool = promtoolPath();
+  if (!promtool) { t.skip('no promtool on PATH (Debian: prometheus)'); return; }
+  const rule = get(rendered.monitoring, 'PrometheusRule');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stepflow-rules-'));
+  try {
+    const rulesFile = path.join(tmp, 'rules.yaml');
+    fs.writeFileSync(rulesFile, stringify(rule.spec));
+    let r = spawnSyncText(promtool, ['check', 'rules', rulesFile]);
+    assert.equal(r.status, 0, `promtool check rules: ${r.stdout}${r.stderr}`);
+    // Namespace a: coordinator + worker, Redis at 90% of maxmemory, AOF off,
+    // persistence failing.  Namespace b: a coordinator only, Redis without
+    // maxmemory (0), healthy.  Two processes each (same cluster figures).
+    const series = [];
+    const add = (name, labels, values) => series.push({
+      series: `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`, values });
+    for (const [pod, proc] of [['c1', 'coordinator'], ['w1', 'worker']]) add('stepflow_build_info', { namespace: 'a', pod, process: proc, version: '0.1.0' }, '1x20');
+    add('stepflow_build_info', { namespace: 'b', pod: 'c1', process: 'coordinator', version: '0.1.0' }, '1x20');
+    for (const [ns, used, max, aof, ok] of [['a', 900, 1000, 0, 0], ['b', 900, 0, 1, 1]]) {
+      for (const pod of ['p1', 'p2']) {
+        add('stepflow_redis_memory_used_bytes', { namespace: ns, pod }, `${used}x20`);
+        add('stepflow_redis_memory_max_bytes', { namespace: ns, pod }, `${max}x20`);
+        add('stepflow_redis_aof_enabled', { namespace: ns, pod }, `${aof}x20`);
+        add('stepflow_redis_persistence_ok', { namespace: ns, pod }, `${ok}x20`);
+      }
+    }
+    const at = (alertname, exp) => ({ eval_time: '15m', alertname, exp_alerts: exp.map((labels) => ({ exp_labels: { severity: labelsOf(alertname).severity, ...labels } })) });
+    const byName = Object.fromEntries(rule.spec.groups.flatMap((g) => g.rules).filter((x) => x.alert).map((x) => [x.alert, x]));
+    const labelsOf = (a) => { assert.ok(byName[a], `alert ${a} exists`); return byName[a].labels; };
+    // promtool compares annotations too: the unit test runs the rules without
+    // them (the check above validated their templates).
+    const bare = structuredClone(rule.spec);
+    for (const g of bare.groups) for (const x of g.rules) delete x.annotations;
+    const bareFile = path.join(tmp, 'rules-bare.yaml');
+    fs.writeFileSync(bareFile, stringify(bare));
+    const tests = {
+      rule_files: [bareFile],
+      evaluation_interval: '1m',
+      tests: [{
+        interval: '1m',
+        input_series: series,
+        alert_rule_test: [
+          at('StepflowWorkerMetricsAbsent', [{ namespace: 'b' }]),
+          at('StepflowRedisMemoryHigh', [{ namespace: 'a' }]),
+          at('StepflowRedisAofOff', [{ namespace: 'a' }]),
+          at('StepflowRedisPersistenceFailing', [{ namespace: 'a' }]),
+        ],
+      }],
+    };
+    const testFile = path.join(tmp, 'test.yaml');
+    fs.writeFileSync(testFile, stringify(tests));
+    r = spawnSyncText(promtool, ['test', 'rules', testFile]);
+    assert.equal(r.status, 0, `promtool test rules: ${r.stdout}${r.stderr}`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+function spawnSyncText(cmd, args) {
+  try {
+    return { status: 0, stdout: execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), stderr: '' };
+  } catch (e) {
+    return { status: e.status ?? -1, stdout: String(e.stdout || ''), stderr: String(e.stderr || '') };
+  }
+}
 
 test('NetworkPolicy: only coordinators and workers (and the KEDA operator) reach Redis', () => {
   for (const d of ['core', 'base', 'overlays/dev', 'overlays/hpa']) {
