@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2034  # the lists are used by the sourcing scripts
 # scripts/lib/packages.sh - the Debian (bookworm) packages stepflow needs, in
 # one place, and install_missing to install the ones that are missing.
-# Sourced by scripts/build, scripts/run, scripts/test and deploy/Dockerfile
+# Sourced by scripts/build, scripts/run, scripts/test, scripts/bench,
+# scripts/scale-test and deploy/Dockerfile
 # (whose runtime stage installs RUNTIME_PACKAGES).  Bash only (arrays).
 
 # Compiling: a C toolchain, cmake, pkg-config and the -dev packages of every
@@ -25,6 +26,10 @@ RUNTIME_PACKAGES=(libhiredis0.14      # libhiredis.so.0.14
 # scripts/run: a local Redis, curl for the readiness wait, openssl for the
 # token, Node.js for the example workflow app it suggests.
 RUN_PACKAGES=(redis-server curl openssl nodejs npm)
+
+# scripts/bench and scripts/scale-test: Redis, the nginx sink, Node.js for
+# the drivers, curl.
+BENCH_PACKAGES=(redis-server nginx-light nodejs npm curl)
 
 # scripts/test: Redis and Node.js for the suites, chromium for the
 # dashboard's browser test, prometheus for promtool, kubectl (Debian's
