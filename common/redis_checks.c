@@ -5,23 +5,24 @@
 
 #include "log.h"
 
-static int policy_logged; /* once per process, not per reconnect */
-
 static void on_policy(redisAsyncContext *ac, void *reply, void *privdata) {
-    (void)ac, (void)privdata;
+    (void)ac;
+    int *warned = privdata;
     const redisReply *r = reply;
     /* CONFIG GET answers [name, value] */
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
         r->element[1]->type != REDIS_REPLY_STRING)
         return;
-    if (strcmp(r->element[1]->str, "noeviction") != 0 && !policy_logged) {
-        policy_logged = 1;
+    if (strcmp(r->element[1]->str, "noeviction") != 0 && !*warned) {
+        *warned = 1;
         sf_warn("redis_maxmemory_policy policy=%s want=noeviction "
                 "note=\"Redis may evict queued messages\"",
                 SF_LOGQ(r->element[1]->str));
     }
 }
 
-void sf_redis_checks(sf_rconn *conn) {
-    sf_rconn_commandf(conn, on_policy, NULL, "CONFIG GET maxmemory-policy");
+void sf_redis_checks(sf_rconn *conn, int *policy_warned) {
+    /* CONFIG GET maxmemory-policy */
+    sf_rconn_commandf(conn, on_policy, policy_warned,
+                      "CONFIG GET maxmemory-policy");
 }

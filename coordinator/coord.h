@@ -23,6 +23,8 @@ typedef struct sf_coord {
     struct event_base *base;    /* borrowed from main() */
     const sf_config *cfg;       /* borrowed from main() */
     sf_rconn *redis;            /* owned: commands (publish, DLQ API) */
+    int policy_warned;          /* sf_redis_checks(): eviction warning
+                                   logged */
     sf_http *http;              /* owned: the API server */
     sf_dlq_indexer *indexer;    /* owned: DLQ index maintenance */
     sf_coord_metrics *metrics;  /* owned: registry, cluster figures,

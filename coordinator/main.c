@@ -62,7 +62,7 @@ static void on_redis_state(sf_rconn *conn, int up, void *arg) {
     sf_rconn_commandf(conn, on_group_created, c->cbq.stream,
                       "XGROUP CREATE %s %s 0 MKSTREAM", c->cbq.stream,
                       SF_GROUP_WORKERS);
-    sf_redis_checks(conn); /* eviction policy */
+    sf_redis_checks(conn, &c->policy_warned); /* eviction policy */
     sf_keys_api_seed(c); /* signing keys from the environment (HSETNX) */
     sf_coord_metrics_refresh(c->metrics); /* the figures at once */
 }

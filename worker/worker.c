@@ -478,7 +478,7 @@ static void main_state_cb(sf_rconn *c, int up, void *arg) {
     if (!up) return;
     if (!w->leaving) sf_heartbeat_beat(w->hb); /* alive as soon as it can */
     sf_qstats_poller_refresh(w->qstats); /* the cluster gauges at once */
-    sf_redis_checks(c); /* eviction policy */
+    sf_redis_checks(c, &w->policy_warned); /* eviction policy */
     /* While the link was down the entries we hold kept aging on the
      * server: reset their idle time before a peer's XAUTOCLAIM sees it. */
     for (int q = 0; q < 2; q++)

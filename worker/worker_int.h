@@ -190,6 +190,7 @@ struct sf_worker {
     struct event *ack_ev, *tick_ev, *claim_ev, *drain_ev;
     int ack_timer_on;
     int stopping, closing, handed_back;
+    int policy_warned; /* sf_redis_checks(): eviction warning logged */
     int leaving; /* drained: the heartbeat's last call is out */
     int64_t drain_deadline_us, leave_deadline_us;
     int64_t prune_due_us; /* next consumers_prune.lua of both groups */
