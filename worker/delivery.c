@@ -43,6 +43,7 @@ static sf_delivery *delivery_new(sf_reader *r, const char *entry_id) {
     d->r = r;
     snprintf(d->entry_id, sizeof(d->entry_id), "%s", entry_id);
     d->touch_us = sf_mono_us();
+    d->taken_us = d->touch_us;
     sf_buf_init(&d->next_env);
     d->next = w->active;
     if (w->active) w->active->prev = d;

@@ -4,12 +4,24 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "util.h"
 #include "worker_int.h"
 
 /* ---- gauges read at render time ------------------------------------------ */
 
 static double read_inflight(void *arg) {
     return ((const sf_reader *)arg)->inflight;
+}
+
+/* Seconds since the longest-held delivery of queue "arg" was taken by this
+ * worker, 0 when none: a walk of the in-flight list (at most
+ * STEPFLOW_CONCURRENCY entries) per scrape. */
+static double read_oldest_inflight(void *arg) {
+    const sf_reader *r = arg;
+    int64_t now = sf_mono_us(), oldest = now;
+    for (const sf_delivery *d = r->w->active; d; d = d->next)
+        if (d->r == r && d->taken_us < oldest) oldest = d->taken_us;
+    return (double)(now - oldest) / 1e6;
 }
 
 /* ---- registration -------------------------------------------------------- */
@@ -60,6 +72,12 @@ static void register_queue(sf_metrics *m, sf_reader *r) {
     gauge_fn(m, "stepflow_inflight_deliveries",
              "Deliveries of this worker in flight (slots in use).", l,
              read_inflight, r);
+    gauge_fn(m, "stepflow_oldest_inflight_seconds",
+             "How long this worker has held its oldest delivery in flight "
+             "(since it read or reclaimed the entry; retries and checks "
+             "included); 0 when none. An attempt times out within "
+             "STEPFLOW_MAX_TIMEOUT_MS, so far more means a stuck delivery.",
+             l, read_oldest_inflight, r);
     r->m_reclaimed = counter(
         m, "stepflow_reclaimed_deliveries_total",
         "Pending entries taken over from a consumer that stopped (XAUTOCLAIM).",

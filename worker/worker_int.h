@@ -113,6 +113,7 @@ typedef struct sf_delivery {
     char entry_id[ID_MAX];
     sf_message *msg; /* owned; NULL for a malformed entry */
     int64_t touch_us; /* last time the entry's idle was reset */
+    int64_t taken_us; /* monotonic: when this worker read or reclaimed it */
     int64_t attempt_ms; /* wall clock at the attempt's start */
     sf_headers extra; /* Upstash-* headers of the attempt */
     sf_http_transfer *xfer; /* while the HTTP attempt runs */

@@ -126,6 +126,7 @@ test('10 deliveries with 2 failures: exact counters, one latency observation per
   assert.equal(sampleValue(m, 'stepflow_delivery_duration_seconds_count', { queue: 'cb' }), 0);
   assert.equal(sampleValue(m, 'stepflow_inflight_deliveries', { queue: 'msg' }), 0);
   assert.equal(sampleValue(m, 'stepflow_inflight_deliveries', { queue: 'cb' }), 0);
+  assert.equal(sampleValue(m, 'stepflow_oldest_inflight_seconds', { queue: 'msg' }), 0);
   assert.equal(sampleValue(m, 'stepflow_worker_concurrency'), 500);
   assert.equal(sampleValue(m, 'stepflow_reclaimed_deliveries_total', { queue: 'msg' }), 0);
   assert.equal(sampleValue(m, 'stepflow_malformed_entries_total', { queue: 'msg' }), 0);
@@ -379,6 +380,10 @@ test('SIGTERM: /readyz says draining, the worker leaves the live set, exit 0', a
   try {
     await stack.publish(`${slow.url}/slow`, 'x');
     await waitFor(() => slow.requests.length === 1, { timeout: 10000, message: 'the slow delivery started' });
+    // the delivery held in flight shows in its age (0 when none is)
+    assert.equal(sampleValue(await scrape(), 'stepflow_oldest_inflight_seconds', { queue: 'cb' }), 0);
+    await waitFor(async () => sampleValue(await scrape(), 'stepflow_oldest_inflight_seconds', { queue: 'msg' }) >= 0.5,
+      { timeout: 5000, message: 'oldest in-flight age grows' });
     const exited = worker.stop(30000);
     const r = await waitFor(async () => {
       const x = await getJson('/readyz').catch(() => null);
