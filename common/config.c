@@ -478,12 +478,19 @@ static void default_consumer(char *out, size_t size) {
 
 /* ---- loading ----------------------------------------------------------- */
 
-static int find_flag(const char *name, size_t len) {
-    for (int i = 0; i < S_COUNT; i++)
-        if (strlen(settings[i].flag) == len &&
-            memcmp(settings[i].flag, name, len) == 0)
-            return i;
+/* The setting whose flag (by_env 0: without "--") or variable (by_env 1)
+ * is "[name, name + len)", or -1. */
+static int find_setting(const char *name, size_t len, int by_env) {
+    for (int i = 0; i < S_COUNT; i++) {
+        const char *key = by_env ? settings[i].env : settings[i].flag;
+        if (strlen(key) == len && memcmp(key, name, len) == 0) return i;
+    }
     return -1;
+}
+
+static const char *kind_name(sf_process_kind kind) {
+    return kind == SF_PROC_COORDINATOR ? "stepflow-coordinator"
+                                       : "stepflow-worker";
 }
 
 /* Defaults, then non-empty STEPFLOW_* variables, then "argv" flags
@@ -520,7 +527,7 @@ sf_status sf_config_load(sf_config *cfg, sf_process_kind kind, int argc,
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        int id = find_flag(name, nlen);
+        int id = find_setting(name, nlen, 0);
         if (id < 0) {
             sf_err_set(err, "unknown flag --%.*s (see --help)",
                        (int)(nlen > 64 ? 64 : nlen), name);
@@ -568,9 +575,8 @@ sf_status sf_config_load(sf_config *cfg, sf_process_kind kind, int argc,
 /* Prints the usage table for "kind" on stdout. */
 void sf_config_usage(sf_process_kind kind, const char *argv0) {
     unsigned bit = 1u << kind;
-    printf("Usage: %s [--flag value | --flag=value]...\n\n", argv0 ? argv0
-           : kind == SF_PROC_COORDINATOR ? "stepflow-coordinator"
-                                         : "stepflow-worker");
+    printf("Usage: %s [--flag value | --flag=value]...\n\n",
+           argv0 ? argv0 : kind_name(kind));
     printf("Every setting can come from the environment variable next to "
            "it; flags win.\n\n");
     printf("  %-28s %-30s %-24s %s\n", "FLAG", "ENVIRONMENT", "DEFAULT",
@@ -590,19 +596,6 @@ void sf_config_usage(sf_process_kind kind, const char *argv0) {
 
 /* ---- the start of main() ------------------------------------------------ */
 
-static const char *kind_name(sf_process_kind kind) {
-    return kind == SF_PROC_COORDINATOR ? "stepflow-coordinator"
-                                       : "stepflow-worker";
-}
-
-/* The setting whose variable is "name" (up to '='), or -1. */
-static int find_env(const char *name, size_t len) {
-    for (int i = 0; i < S_COUNT; i++)
-        if (strlen(settings[i].env) == len &&
-            memcmp(settings[i].env, name, len) == 0)
-            return i;
-    return -1;
-}
 
 /* Variables the CLI reads, which may share an environment with a process. */
 static int cli_variable(const char *name, size_t len) {
@@ -619,7 +612,7 @@ int sf_config_env_problems(sf_process_kind kind, int strict,
         const char *eq = strchr(*e, '=');
         size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
         if (len < 9 || memcmp(*e, "STEPFLOW_", 9) != 0) continue;
-        int id = find_env(*e, len);
+        int id = find_setting(*e, len, 1);
         const char *why = NULL;
         if (id < 0 && cli_variable(*e, len)) {
             if (strict) why = "read by the stepflow CLI only";

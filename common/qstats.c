@@ -277,34 +277,37 @@ static int send_all(sf_rconn *c, const char *prefix, fetch *f) {
     return send_slot(c, f, S_REDIS_INFO, 3, info);
 }
 
-/* The integer after "name:" at the start of a line of "text", or -1. */
-static int64_t info_int(const char *text, size_t len, const char *name) {
+/* The value of the line "name:value" of INFO text "text" (up to the end
+ * of the line), or NULL; its length in "*vlen". */
+static const char *info_value(const char *text, size_t len, const char *name,
+                              size_t *vlen) {
     size_t n = strlen(name);
     for (size_t i = 0; i + n + 1 <= len; i++) {
         if ((i == 0 || text[i - 1] == '\n') && memcmp(text + i, name, n) == 0 &&
             text[i + n] == ':') {
-            size_t j = i + n + 1, k = j;
-            while (k < len && text[k] >= '0' && text[k] <= '9') k++;
-            int64_t v;
-            if (k > j && sf_parse_i64(text + j, k - j, &v) == 0) return v;
-            return -1;
+            const char *v = text + i + n + 1;
+            size_t k = 0;
+            while (v + k < text + len && v[k] != '\r' && v[k] != '\n') k++;
+            *vlen = k;
+            return v;
         }
     }
-    return -1;
+    return NULL;
 }
 
-/* 1 if the line "name:ok" is in "text", 0 if "name:" has another value, -1
- * when absent. */
+/* The integer value of "name", or -1. */
+static int64_t info_int(const char *text, size_t len, const char *name) {
+    size_t n;
+    const char *v = info_value(text, len, name, &n);
+    int64_t out;
+    return v && n > 0 && sf_parse_i64(v, n, &out) == 0 && out >= 0 ? out : -1;
+}
+
+/* 1 if "name" is "ok", 0 if it is anything else, -1 when absent. */
 static int info_ok(const char *text, size_t len, const char *name) {
-    size_t n = strlen(name);
-    for (size_t i = 0; i + n + 1 <= len; i++) {
-        if ((i == 0 || text[i - 1] == '\n') && memcmp(text + i, name, n) == 0 &&
-            text[i + n] == ':')
-            return i + n + 3 <= len && memcmp(text + i + n + 1, "ok", 2) == 0 &&
-                   (i + n + 3 == len || text[i + n + 3] == '\r' ||
-                    text[i + n + 3] == '\n');
-    }
-    return -1;
+    size_t n;
+    const char *v = info_value(text, len, name, &n);
+    return v ? n == 2 && memcmp(v, "ok", 2) == 0 : -1;
 }
 
 void sf_qstats_parse_info(const char *text, size_t len, sf_qstats_redis *out) {

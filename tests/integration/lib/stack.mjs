@@ -319,14 +319,14 @@ export async function startRedis({ extraArgs = [] } = {}) {
 
 /* ---------------- stepflow processes ------------------------------------ */
 
-async function httpGetStatus(url, timeoutMs = 2000) {
+/** GET `url`; its status (the body is read and dropped). */
+export async function httpGetStatus(url, timeoutMs = 2000) {
   const ctl = AbortSignal.timeout(timeoutMs);
   const res = await fetch(url, { signal: ctl });
   await res.arrayBuffer();
   return res.status;
 }
 
-/** A started stepflow-* process.  stop() = SIGTERM and wait; kill() = -9. */
 /** process.env without the harness's own STEPFLOW_* variables (ctest's
  * STEPFLOW_BIN_DIR, ...), which a process would log as unknown settings. */
 function harnessFreeEnv() {
@@ -337,6 +337,7 @@ function harnessFreeEnv() {
   return env;
 }
 
+/** A started stepflow-* process.  stop() = SIGTERM and wait; kill() = -9. */
 export class Proc {
   constructor(name, bin, env, logDir, args = []) {
     this.name = name;

@@ -56,7 +56,7 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN_DIR, pairs, startStack, waitFor } from '../../integration/lib/stack.mjs';
+import { BIN_DIR, httpGetStatus, pairs, startStack, waitFor } from '../../integration/lib/stack.mjs';
 import { parsePromText } from '../../integration/lib/promtext.mjs';
 import { nginxSink, nodeSink } from './sink.mjs';
 import { Publisher } from './publisher.mjs';
@@ -105,10 +105,16 @@ function runPub(args) {
   });
 }
 
-async function httpStatus(url, timeoutMs = 2000) {
-  const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  await r.arrayBuffer();
-  return r.status;
+/** Waits until GET /readyz of every process in `ps` answers `want`;
+ *  true, or the timeout's message. */
+async function everyReadyz(ps, want, timeout, message) {
+  try {
+    await waitFor(async () => {
+      for (const p of ps) if ((await httpGetStatus(`${p.url}/readyz`).catch(() => 0)) !== want) return false;
+      return true;
+    }, { timeout, interval: 50, message });
+    return true;
+  } catch (e) { return e.message; }
 }
 
 async function scrape(url) {
@@ -593,13 +599,7 @@ export async function runScale(options = {}, out = (s) => console.log(s)) {
         const tDown = Date.now();
         await stack.redis.shutdown();
         fig.shutdownMs = Date.now() - tDown;
-        let notReady = true;
-        try {
-          await waitFor(async () => {
-            for (const p of ps) if ((await httpStatus(`${p.url}/readyz`)) !== 503) return false;
-            return true;
-          }, { timeout: 10000, interval: 50, message: 'every /readyz 503 with Redis down' });
-        } catch (e) { notReady = e.message; }
+        const notReady = await everyReadyz(ps, 503, 10000, 'every /readyz 503 with Redis down');
         fig.all503Ms = Date.now() - tDown;
         check('redis down: /readyz 503 on every coordinator and worker', notReady === true,
           notReady === true ? `${ps.length} processes, all 503 within ${fig.all503Ms} ms of the stop` : notReady);
@@ -633,13 +633,7 @@ export async function runScale(options = {}, out = (s) => console.log(s)) {
         check('redis back: the delayed messages are in Redis again (read from the AOF)', fig.delayedAfterStart === o.delayedK,
           `${fig.delayedAfterStart} of ${o.delayedK} in ${stack.key('{msg}:delayed')} right after the start`);
         sink.setDelay(o.sinkDelayMs);
-        let ready = true;
-        try {
-          await waitFor(async () => {
-            for (const p of ps) if ((await httpStatus(`${p.url}/readyz`)) !== 200) return false;
-            return true;
-          }, { timeout: 30000, interval: 50, message: 'every /readyz 200 after the restart' });
-        } catch (e) { ready = e.message; }
+        const ready = await everyReadyz(ps, 200, 30000, 'every /readyz 200 after the restart');
         fig.all200Ms = Date.now() - tUp;
         check('redis back: /readyz 200 on every process again', ready === true,
           ready === true ? `within ${fig.all200Ms} ms of redis-server starting` : ready);
